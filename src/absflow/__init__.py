@@ -1,0 +1,3 @@
+"""absflow: runs exchange asset-backed securitization plans for their plan manager."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""The `absflow` command. Each group lives in its own module; commands stay thin."""
+
+from __future__ import annotations
+
+import typer
+
+from absflow.cli import db, deal, demo
+
+app = typer.Typer(
+    name="absflow",
+    help="absflow: run exchange ABS plans — registry, pool, cash flows, daily operations, log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(deal.app, name="deal")
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

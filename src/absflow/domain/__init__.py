@@ -1,0 +1,1 @@
+"""Domain vocabulary: money, rates, issues, plans. Stdlib only, no I/O."""

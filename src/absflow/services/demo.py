@@ -1,0 +1,51 @@
+"""The demo: a plan modelled on 浦银安盛资管-申万宏源证券融出资金债权1号 (seed 001 appendix).
+
+Later steps (tape import, pool analytics, daily simulation, serving the app) join here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
+from absflow.services import plans as plan_service
+from absflow.services.context import Context
+
+DEMO_PLAN_NAME = "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
+DEMO_PARTIES = (
+    Party(PartyRole.PLAN_MANAGER, "浦银安盛资产管理有限公司"),
+    Party(PartyRole.ORIGINATOR, "申万宏源证券有限公司"),
+    Party(PartyRole.SERVICER, "申万宏源证券有限公司"),
+    Party(PartyRole.CUSTODIAN, "示例托管银行"),
+    Party(PartyRole.RATING_AGENCY, "示例评级机构"),
+)
+
+Table = tuple[str, Sequence[str], Sequence[Sequence[Any]]]
+
+
+@dataclass
+class DemoResult:
+    plan_code: str
+    tables: list[Table] = field(default_factory=list)
+
+
+def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) -> DemoResult:
+    """Create the demo plan and walk it to issuance. Each run makes a new plan (codes never repeat)."""
+    progress(f"creating plan {DEMO_PLAN_NAME}")
+    plan = plan_service.create_plan(
+        ctx, name=DEMO_PLAN_NAME, asset_type=AssetType.MARGIN_LOAN, parties=DEMO_PARTIES
+    )
+    for status in (PlanStatus.FILED, PlanStatus.APPROVED, PlanStatus.ISSUING):
+        plan = plan_service.advance_plan(ctx, plan.code, status)
+    result = DemoResult(plan_code=plan.code)
+    result.tables.append(
+        (
+            f"{plan.code} {plan.name}",
+            ["field", "value"],
+            [("status", f"{plan.status.value} {plan.status.label_zh}"),
+             *[(p.role.value, p.name) for p in plan.parties]],
+        )
+    )
+    return result

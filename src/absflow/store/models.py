@@ -1,0 +1,11 @@
+"""All row modules, imported so ``metadata`` knows every table (Alembic and tests use it).
+
+Each area adds its row module here.
+"""
+
+from __future__ import annotations
+
+from absflow.store import log, plans  # noqa: F401
+from absflow.store.base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Verifiable log: RFC 9162 Merkle hashing, proofs, checkpoints. Stdlib + cryptography only."""

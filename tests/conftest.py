@@ -1,0 +1,103 @@
+"""Shared fixtures. Storage tests take ``ctx``/``engine`` and run on SQLite and, when
+``ABSFLOW_TEST_DATABASE_URL`` names a PostgreSQL server, on PostgreSQL too.
+
+Each test session creates its own PostgreSQL database (dropped at the end), so parallel
+runs on one server never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from absflow.services.context import Context
+from absflow.store.db import make_engine
+from absflow.store.migrate import upgrade
+from absflow.store.models import metadata
+
+PG_URL = os.environ.get("ABSFLOW_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("ABSFLOW_TEST_DATABASE_URL is not set")
+    base = make_url(PG_URL)
+    name = f"absflow_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _engines(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, Engine]:
+    return {}
+
+
+def _session_engine(backend: str, cache: dict[str, Engine], request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    if backend not in cache:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("db") / "absflow.db"
+            url = f"sqlite:///{path}"
+        else:
+            url = request.getfixturevalue("pg_database_url")
+        engine = make_engine(url)
+        upgrade(engine)
+        cache[backend] = engine
+    return cache[backend]
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table (keeps the schema); the log head goes back to size 0."""
+    with engine.begin() as conn:
+        names = [t.name for t in reversed(metadata.sorted_tables)]
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+        else:
+            for name in names:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        conn.execute(text("INSERT INTO log_heads (log_id, size) VALUES (1, 0)"))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, _engines: dict[str, Engine],
+           tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """A migrated, empty database: SQLite, then PostgreSQL when configured."""
+    eng = _session_engine(request.param, _engines, request, tmp_path_factory)
+    wipe(eng)
+    return eng
+
+
+class FixedClock:
+    """A clock tests can set and move."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def ctx(engine: Engine, clock: FixedClock) -> Context:
+    return Context(engine=engine, clock=clock)
