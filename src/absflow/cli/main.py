@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import db, deal, demo
+from absflow.cli import db, deal, demo, serve, user
 
 app = typer.Typer(
     name="absflow",
@@ -15,6 +15,8 @@ app = typer.Typer(
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+app.add_typer(user.app, name="user")
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

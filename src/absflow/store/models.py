@@ -6,6 +6,7 @@ Each area adds its row module here.
 from __future__ import annotations
 
 from absflow.store import log, plans  # noqa: F401
+from absflow.store import users as user_rows  # noqa: F401
 from absflow.store.base import Base
 
 metadata = Base.metadata
