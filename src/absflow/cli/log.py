@@ -110,7 +110,7 @@ def audit(
 
 @app.command("cosign")
 def cosign(
-    witness_key: Path = typer.Option(..., "--witness-key", help="The witness's private key file (keys generate --witness)"),
+    witness_key: Path = typer.Option(..., "--witness-key", help="The witness's private key (keys generate --witness)"),
     state: Path = typer.Option(..., "--state", help="The witness's state file (last cosigned checkpoint)"),
     log_key: list[Path] = typer.Option(..., "--log-key", help="The log's public key file(s)"),
 ) -> None:
