@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import db, deal, demo, serve, user
+from absflow.cli import db, deal, demo, keys, log, serve, user, verify
 
 app = typer.Typer(
     name="absflow",
@@ -17,6 +17,9 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(user.app, name="user")
 app.command("serve")(serve.serve)
+app.add_typer(log.app, name="log")
+app.add_typer(keys.app, name="keys")
+app.command("verify")(verify.verify)
 
 
 def main() -> None:
