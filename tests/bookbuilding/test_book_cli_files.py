@@ -41,7 +41,8 @@ def test_undersubscribed_with_times_and_bom(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["undersubscribed"] is True and doc["marginal_rate"] == "2.90" and doc["marginal_multiple"] is None
     assert doc["allocated_total"] == "500" and doc["total_multiple"] == "0.50"
-    assert doc["allocations"] == [{"investor": "乙银行", "allocated": "200"}, {"investor": "甲基金", "allocated": "300"}]
+    assert doc["allocations"] == [
+        {"investor": "乙银行", "allocated": "200"}, {"investor": "甲基金", "allocated": "300"}]
 
 
 def test_every_error_with_its_csv_line(tmp_path: Path) -> None:
