@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.revolving.helpers import table
 
 from absflow.deal.model import Concentration, ConcentrationRule, Eligibility, EligibilityRule
 from absflow.revolving import (
@@ -20,7 +21,6 @@ from absflow.revolving import (
     delivery_list,
     select_purchases,
 )
-from tests.revolving.helpers import table
 
 CRITERIA = (
     Eligibility("E01", EligibilityRule.MIN_MAINTENANCE_RATIO, "1.50"),
