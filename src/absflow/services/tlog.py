@@ -26,7 +26,7 @@ from absflow.services.log import MAIN_LOG_ID, append_event, split_frontier
 from absflow.store.db import transaction
 from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
 from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
-from absflow.tlog.checkpoint import Checkpoint, WitnessState, open_checkpoint, witness_cosign
+from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, open_checkpoint, witness_cosign
 from absflow.tlog.disclosure import DEFAULT_DISCLOSED, canonical_value, commit_record, disclose, masked_pool_summary
 from absflow.tlog.entry import KNOWN_VERSIONS
 from absflow.tlog.hashing import leaf_hash, node_hash
@@ -52,6 +52,12 @@ DEFAULT_ORIGIN = "absflow.local/log"
 
 class LogKeyError(AbsflowError):
     code = "log_key"
+
+
+class WitnessRefusedError(Conflict):
+    """The witness declined to cosign: not signed by the log, a rollback, or a fork."""
+
+    code = "witness_refused"
 
 
 # --- keys ---------------------------------------------------------------------------------
@@ -326,8 +332,11 @@ def witness_cosign_latest(ctx: Context, *, witness: SignerKey, state_path: Path,
         proof: list[bytes] = []
         if state is not None and 0 < state.size <= row.size:
             proof = consistency_proof_in(session, state.size, row.size)
-        note, new_state = witness_cosign(row.note, witness=witness, log_keys=log_keys, last=state,
-                                         consistency_proof=proof, timestamp=int(ctx.now().timestamp()))
+        try:
+            note, new_state = witness_cosign(row.note, witness=witness, log_keys=log_keys, last=state,
+                                             consistency_proof=proof, timestamp=int(ctx.now().timestamp()))
+        except WitnessRefused as exc:
+            raise WitnessRefusedError(f"{witness.name} refuses to cosign: {exc}") from None
         row.note = note
         session.flush()
         info = _info(row)
@@ -376,7 +385,7 @@ def consistency_bundle(ctx: Context, old_size: int, new_size: int | None = None)
     """A bundle with the checkpoints at ``old_size`` and ``new_size`` and the proof between them."""
     ctx.require("view", None)
     if new_size is None:
-        new_size = _ensure_checkpoint(ctx, 0).size
+        new_size = make_checkpoint(ctx, reason="export").size
     with transaction(ctx.engine) as session:
         sizes = sorted({s for (s,) in session.execute(select(LogCheckpointRow.size))})
         old_row, new_row = _checkpoint_at(session, old_size), _checkpoint_at(session, new_size)
