@@ -130,7 +130,7 @@ class DealRun:
 
 def _daily_rate(annual_or_monthly: float, periods_per_year: float) -> float:
     """Per-day rate equivalent to ``annual_or_monthly`` compounded ``periods_per_year`` times a year."""
-    return 1.0 - (1.0 - annual_or_monthly) ** (periods_per_year / 365.0)
+    return 1.0 - float((1.0 - annual_or_monthly) ** (periods_per_year / 365.0))
 
 
 @dataclass

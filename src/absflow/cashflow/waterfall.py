@@ -422,7 +422,8 @@ class WaterfallEngine:
                 facility = self._liq_by_id[link.ref]
                 covers = facility.cover_interest if interest else facility.cover_principal
                 if covers and set(tranche_ids) & set(facility.tranches):
-                    room = needed if facility.cap is None else to_fen(facility.cap) - self.liquidity_outstanding[link.ref]
+                    outstanding = self.liquidity_outstanding[link.ref]
+                    room = needed if facility.cap is None else to_fen(facility.cap) - outstanding
                     amount = max(0, min(needed, room))
                 if amount:
                     books.deposit(source, amount)
@@ -555,13 +556,12 @@ class WaterfallEngine:
             needed = max(0, due - self.balances[source])
             link = m.Action(kind, support=(m.Support(m.SupportKind.GUARANTOR, sp.id),))
             self._support(link, source, needed, result, books, step, sp.tranches, interest=sp.cover_interest)
-        elif kind is m.ActionKind.BUY_ASSETS:
-            if buy_allowed:
-                amount = self._cap(action, self.balances[source], period)
-                if amount > 0:
-                    books.pay_out(source, amount)
-                    result.purchases_fen += amount
-                    result.lines.append(ActionLine(step, "buy_assets", "pool", amount))
+        elif kind is m.ActionKind.BUY_ASSETS and buy_allowed:
+            amount = self._cap(action, self.balances[source], period)
+            if amount > 0:
+                books.pay_out(source, amount)
+                result.purchases_fen += amount
+                result.lines.append(ActionLine(step, "buy_assets", "pool", amount))
 
     def _pay_fees(self, step: int, action: m.Action, source: str, result: PeriodResult, books: _Books) -> None:
         dues = [self.fee_unpaid[f] for f in action.fees]
