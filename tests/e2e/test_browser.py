@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.e2e.conftest import Site, shot, sign_in
 
 pytestmark = pytest.mark.e2e
