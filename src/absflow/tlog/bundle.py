@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from absflow.tlog.checkpoint import Checkpoint
-from absflow.tlog.disclosure import DisclosureError, verify_disclosure
+from absflow.tlog.disclosure import DisclosureError, compare_summary, verify_disclosure
 from absflow.tlog.entry import CanonicalError, parse_entry
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.merkle import HASH_SIZE, verify_consistency, verify_inclusion
@@ -179,5 +179,26 @@ def _verify_bundle(bundle: Any, keys: Sequence[VerifierKey]) -> BundleReport:
             f"disclosure: record {item['index']} of {payload.get('tape', 'tape')} (plan {entry['plan']}, "
             f"committed in entry {entry_index}) has {shown}"
         )
+    _check_masked_tapes(report)
     return report
+
+
+def _check_masked_tapes(report: BundleReport) -> None:
+    """When every record of a committed tape is disclosed, its pool figures must match the published ones."""
+    by_entry: dict[int, dict[int, dict[str, Any]]] = {}
+    for item in report.disclosed:
+        by_entry.setdefault(item["entry"], {})[item["index"]] = item["fields"]
+    for entry_index, rows in sorted(by_entry.items()):
+        payload = report.entries[entry_index]["payload"]
+        if len(rows) != int(payload["count"]) or "summary" not in payload:
+            continue
+        try:
+            matched = compare_summary(payload["summary"], [rows[i] for i in sorted(rows)])
+        except DisclosureError as exc:
+            raise BundleError(f"masked tape of entry {entry_index}: {exc}") from None
+        if matched:
+            report.proven.append(
+                f"masked tape of entry {entry_index}: all {len(rows)} records disclosed; pool figures recomputed "
+                f"from it match the published ones ({', '.join(matched)})"
+            )
 

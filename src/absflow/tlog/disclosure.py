@@ -38,6 +38,7 @@ COMMITMENT_VERSION = 1
 IDENTITY_FIELDS = frozenset({
     "borrower", "borrower_name", "borrower_id", "borrower_id_number", "id_number", "id_card",
     "customer_name", "customer_id", "name", "phone", "mobile", "address", "account_number",
+    "obligor_id", "obligor_name", "client_id", "lessee_id", "debtor_id",
 })
 
 #: The fields an investor disclosure reveals by default.
@@ -199,3 +200,32 @@ def masked_pool_summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "by_region": {k: {"count": v[0], "balance": str(v[1])} for k, v in sorted(by_region.items())},
         "by_status": {k: {"count": v[0], "balance": str(v[1])} for k, v in sorted(by_status.items())},
     }
+
+
+#: Which summary figures need which revealed fields.
+SUMMARY_NEEDS = {
+    "count": (),
+    "total_balance": ("balance",),
+    "wa_rate": ("balance", "rate"),
+    "by_region": ("balance", "region"),
+    "by_status": ("balance", "status"),
+}
+
+
+def compare_summary(published: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Recompute the pool summary from masked rows; return the figures that match (raise if one differs).
+
+    Only figures whose fields are revealed in every row are compared.
+    """
+    recomputed = masked_pool_summary(rows)
+    revealed = set.intersection(*(set(r) for r in rows)) if rows else set()
+    matched = []
+    for figure, needs in SUMMARY_NEEDS.items():
+        if figure not in published or not set(needs) <= revealed:
+            continue
+        if recomputed[figure] != published[figure]:
+            raise DisclosureError(
+                f"pool {figure} recomputed from the masked tape ({recomputed[figure]}) differs from the "
+                f"published figure ({published[figure]})")
+        matched.append(figure)
+    return matched
