@@ -622,6 +622,13 @@ def _record(plan_code: str, tranche_id: str, run: AllocationRunRow, names: dict[
     )
 
 
+def _load_run(session: Session, offering_id: int) -> AllocationRunRow | None:
+    return session.execute(
+        select(AllocationRunRow).where(AllocationRunRow.offering_id == offering_id)
+        .options(selectinload(AllocationRunRow.lines))
+    ).scalar_one_or_none()
+
+
 def _investor_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
@@ -642,10 +649,7 @@ def run_allocation(ctx: Context, plan_code: str, tranche_id: str) -> AllocationR
     now = ctx.now()
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
-        existing = session.execute(
-            select(AllocationRunRow).where(AllocationRunRow.offering_id == offering.id)
-            .options(selectinload(AllocationRunRow.lines))
-        ).scalar_one_or_none()
+        existing = _load_run(session, offering.id)
         if existing is not None:
             return _record(plan_code, tranche_id, existing,
                            _investor_names(session, [line.investor_id for line in existing.lines]))
@@ -716,10 +720,7 @@ def allocation_record(ctx: Context, plan_code: str, tranche_id: str) -> Allocati
     ctx.require("view", plan_code)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
-        run = session.execute(
-            select(AllocationRunRow).where(AllocationRunRow.offering_id == offering.id)
-            .options(selectinload(AllocationRunRow.lines))
-        ).scalar_one_or_none()
+        run = _load_run(session, offering.id)
         if run is None:
             raise NotFound(f"the book of {plan_code} tranche {tranche_id} has not been allocated")
         return _record(plan_code, tranche_id, run, _investor_names(session, [x.investor_id for x in run.lines]))
@@ -797,10 +798,7 @@ def payment_notices(ctx: Context, plan_code: str, tranche_id: str) -> list[Payme
     now = ctx.now()
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id)
-        run = session.execute(
-            select(AllocationRunRow).where(AllocationRunRow.offering_id == offering.id)
-            .options(selectinload(AllocationRunRow.lines))
-        ).scalar_one_or_none()
+        run = _load_run(session, offering.id)
         if run is None:
             raise NotFound(f"the book of {plan_code} tranche {tranche_id} has not been allocated; no notices yet")
         investors = {r.id: r for r in session.execute(
@@ -940,8 +938,7 @@ def reconcile_payment(ctx: Context, plan_code: str, tranche_id: str, reference: 
 
 
 def _statuses(session: Session, offering: OfferingRow, only: int | None = None) -> list[PaymentStatus]:
-    run = session.execute(select(AllocationRunRow).where(AllocationRunRow.offering_id == offering.id)
-                          .options(selectinload(AllocationRunRow.lines))).scalar_one_or_none()
+    run = _load_run(session, offering.id)
     due: dict[int, int] = {}
     if run is not None:
         due = {line.investor_id: yuan_to_fen(amount_due(fen_to_yuan(line.allocated_fen))) for line in run.lines}
