@@ -22,6 +22,7 @@ from absflow.api.app import create_app
 from absflow.api.settings import Settings
 from absflow.domain.plan import AssetType, Party, PartyRole
 from absflow.services import plans as plan_service
+from absflow.services import tlog as tlog_service
 from absflow.services import users as user_service
 from absflow.services.context import Context, open_context
 
@@ -54,6 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         pytest.skip("/usr/bin/chromium is absent (apt-get install chromium; .ci/run does it)")
     user_service.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     ctx = open_context(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}")
+    ctx.extras["log_signer"] = tlog_service.generate_key("e2e.absflow.test/log")
     a = plan_service.create_plan(ctx, name="浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划",
                                  asset_type=AssetType.MARGIN_LOAN,
                                  parties=[Party(PartyRole.ORIGINATOR, "申万宏源证券有限公司")])

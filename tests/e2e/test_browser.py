@@ -46,3 +46,14 @@ def test_english_switch(page, site: Site) -> None:  # type: ignore[no-untyped-de
     page.click("a.lang")
     page.wait_for_selector("text=Sign out")
     assert "Plans" in page.locator("h1").inner_text()
+
+
+def test_log_explorer_checks_a_proof_in_the_page(page, site: Site) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, site, "investor")
+    page.goto(f"{site.url}/plans/{site.plan_a}/log")
+    first = page.locator("#entries a").first
+    first.click()
+    page.wait_for_selector("#proof-result[data-verified]", timeout=10000)
+    assert page.locator("#proof-result").get_attribute("data-verified") == "yes"
+    shot(page, "log-proof-checked")
+    assert page.console_errors == []

@@ -70,9 +70,10 @@ ROLE_PLAN_CAPABILITIES: dict[Role, frozenset[Action]] = {
 }
 
 #: Global (not plan-scoped) actions per role. Everyone signed in may ask for the plan list.
+#: Global "edit" covers log-wide operations such as signing a checkpoint.
 ROLE_GLOBAL_CAPABILITIES: dict[Role, frozenset[Action]] = {
-    Role.PLAN_MANAGER: frozenset({Action.LIST, Action.CREATE}),
-    Role.ADMIN: frozenset({Action.LIST, Action.CREATE, Action.ADMIN}),
+    Role.PLAN_MANAGER: frozenset({Action.LIST, Action.CREATE, Action.EDIT}),
+    Role.ADMIN: frozenset(Action),
 }
 
 #: Global actions every signed-in user may take: list plans (filtered) and view log-wide facts
