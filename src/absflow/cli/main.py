@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from absflow.cli import db, deal, demo
+from absflow.cli import tape as tape_cli
 
 app = typer.Typer(
     name="absflow",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
+app.add_typer(tape_cli.app, name="tape")
 app.command("demo")(demo.demo)
 
 
