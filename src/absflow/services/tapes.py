@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -198,8 +200,9 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
                 done_bytes = min(total_bytes, done_bytes + max(batch_bytes, 1))
                 if progress is not None:
                     progress(done_bytes, total_bytes)
-        except IntegrityError as exc:
-            detail = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
+            orig = exc.orig if isinstance(exc, IntegrityError) else exc
+            detail = " ".join(str(orig).split())
             raise Conflict(
                 "some rows are already in a pool (an asset may be in one plan's pool at a time; a performance "
                 f"record once per loan and month); nothing was imported: {detail}"
@@ -321,8 +324,7 @@ def _read_query(session: Session, sql: str, params: dict[str, Any], schema: dict
         if buffer.getbuffer().nbytes == 0:
             frame = pl.DataFrame(schema=text_schema)
         else:
-            frame = pl.read_csv(buffer, has_header=False, schema=text_schema,
-                                missing_utf8_is_empty_string=False)
+            frame = pl.read_csv(buffer, has_header=False, schema=text_schema)
     else:
         cursor = raw.cursor()
         try:
