@@ -46,3 +46,9 @@ def consumer_csv(tmp_path: Path) -> Callable[..., Path]:
         return write_text(tmp_path / name, header, CONSUMER_ROWS if rows is None else rows)
 
     return make
+
+
+@pytest.fixture
+def margin_rows() -> list[str]:
+    """The four good margin-loan rows of ``margin_csv`` (canonical headers, UTF-8)."""
+    return list(MARGIN_ROWS)

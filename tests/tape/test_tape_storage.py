@@ -74,19 +74,13 @@ def test_same_file_twice_imports_nothing_new(ctx: Context, margin_csv: Callable[
     assert _counts(ctx) == (4, 1, 1)
 
 
-def test_bad_tape_writes_nothing(ctx: Context, margin_csv: Callable[..., Path]) -> None:
+def test_bad_tape_writes_nothing(ctx: Context, margin_csv: Callable[..., Path], margin_rows: list[str]) -> None:
     code = _plan(ctx)
-    rows = [*[r.replace("M", "N") for r in tapes_rows()], "N9,C9,-1,0.08,2026-01-05,2026-07-05,performing,1,0,广东"]
+    rows = [*[r.replace("M", "N") for r in margin_rows], "N9,C9,-1,0.08,2026-01-05,2026-07-05,performing,1,0,广东"]
     with pytest.raises(ValidationFailed) as failed:
         tapes.import_tape(ctx, code, margin_csv(rows), MARGIN, CUTOFF)
     assert [(i.location.row, i.code) for i in failed.value.issues] == [(6, "negative")]
     assert _counts(ctx) == (0, 0, 0)
-
-
-def tapes_rows() -> list[str]:
-    from conftest import MARGIN_ROWS  # type: ignore[import-not-found]
-
-    return list(MARGIN_ROWS)
 
 
 def test_streaming_import_with_small_batches_fails_atomically(ctx: Context, margin_csv: Callable[..., Path]) -> None:
@@ -108,10 +102,10 @@ def test_streaming_import_with_small_batches_fails_atomically(ctx: Context, marg
     assert _counts(ctx) == (300, 1, 1)
 
 
-def test_asset_in_one_pool_at_a_time(ctx: Context, margin_csv: Callable[..., Path]) -> None:
+def test_asset_in_one_pool_at_a_time(ctx: Context, margin_csv: Callable[..., Path], margin_rows: list[str]) -> None:
     first, second = _plan(ctx), _plan(ctx)
     tapes.import_tape(ctx, first, margin_csv(), MARGIN, CUTOFF)
-    other = margin_csv(name="other.csv", rows=[*tapes_rows(), "M5,C5,1,0.08,2026-01-05,2026-07-05,performing,5,0,广东"])
+    other = margin_csv(name="other.csv", rows=[*margin_rows, "M5,C5,1,0.08,2026-01-05,2026-07-05,performing,5,0,广东"])
     with pytest.raises(Conflict):
         tapes.import_tape(ctx, second, other, MARGIN, CUTOFF)
     assert tapes.load_pool_frame(ctx, second).height == 0
@@ -140,7 +134,8 @@ def test_consumer_pool_frame_and_as_of(ctx: Context, consumer_csv: Callable[...,
     assert tapes.load_pool_frame(ctx, code, as_of=date(2026, 3, 30)).height == 0  # not yet acquired
 
 
-def test_performance_history_import_and_vintage(ctx: Context, tmp_path: Path, consumer_csv: Callable[..., Path]) -> None:
+def test_performance_history_import_and_vintage(ctx: Context, tmp_path: Path,
+                                                consumer_csv: Callable[..., Path]) -> None:
     code = _plan(ctx, "consumer_loan")
     tapes.import_tape(ctx, code, consumer_csv(), default_mapping("consumer_loan"), CUTOFF)
     history = tmp_path / "perf.csv"
