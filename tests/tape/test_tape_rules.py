@@ -250,3 +250,13 @@ def test_xlsx_formula_cells(tmp_path: Path) -> None:
 def test_shipped_mappings_load() -> None:
     for path in sorted(MAPPINGS.glob("*.yaml")):
         assert load_mapping(path).columns
+
+
+def test_tape_md_documents_every_field() -> None:
+    from absflow.tape.schema import SCHEMAS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "TAPE.md").read_text(encoding="utf-8")
+    for kind, schema in SCHEMAS.items():
+        section = text.split(f"### {kind.value}\n", 1)[1].split("###", 1)[0]
+        for spec in schema.fields:
+            assert f"| `{spec.name}` |" in section, (kind, spec.name)

@@ -234,66 +234,61 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
 
 # --- bulk writing ----------------------------------------------------------------------
 
-def _asset_frame(kind: TapeKind, frame: pl.DataFrame, *, plan_id: int, batch_id: int, cutoff: date) -> pl.DataFrame:
-    """The pool_assets rows of a canonical batch (column order = table column names)."""
-    columns = ASSET_COLUMNS[kind]
+def _asset_frame(kind: TapeKind, frame: pl.DataFrame) -> pl.DataFrame:
+    """The pool_assets columns of a canonical batch that vary by row (named as the table's)."""
     exprs = []
-    for target, canonical in columns.items():
+    for target, canonical in ASSET_COLUMNS[kind].items():
         if canonical == "original_term_months" and kind in (TapeKind.MARGIN_LOAN, TapeKind.RECEIVABLE):
-            start, end = ("start_date", "due_date") if kind is TapeKind.MARGIN_LOAN else ("invoice_date", "due_date")
-            exprs.append(months_remaining(pl.col(start), pl.col(end)).cast(pl.Int32).alias(target))
+            start = "start_date" if kind is TapeKind.MARGIN_LOAN else "invoice_date"
+            exprs.append(months_remaining(pl.col(start), pl.col("due_date")).cast(pl.Int32).alias(target))
         else:
             exprs.append(pl.col(canonical).alias(target))
-    return frame.select(
-        pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"),
-        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
-        pl.lit(kind.value).alias("asset_type"),
-        *exprs,
-        pl.lit(cutoff, dtype=pl.Date).alias("cutoff_date"),
-        pl.col("source_row"),
-        pl.lit(cutoff, dtype=pl.Date).alias("acquired_on"),
-    )
-
-
-def _performance_frame(frame: pl.DataFrame, *, plan_id: int, batch_id: int) -> pl.DataFrame:
-    return frame.select(
-        pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"),
-        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
-        *[pl.col(c) for c in PERFORMANCE_COLUMNS],
-    )
+    return frame.select(*exprs, pl.col("source_row"))
 
 
 def _write(session: Session, kind: TapeKind, frame: pl.DataFrame, *, plan_id: int, batch_id: int,
            cutoff: date) -> None:
+    constants: dict[str, int | str | date] = {"plan_id": plan_id, "batch_id": batch_id}
     if kind is TapeKind.LOAN_PERFORMANCE:
-        rows, table = _performance_frame(frame, plan_id=plan_id, batch_id=batch_id), PerformanceRecordRow.__tablename__
-    else:
-        rows = _asset_frame(kind, frame, plan_id=plan_id, batch_id=batch_id, cutoff=cutoff)
-        table = PoolAssetRow.__tablename__
-    bulk_insert(session, table, rows)
+        bulk_insert(session, PerformanceRecordRow.__tablename__, frame.select(PERFORMANCE_COLUMNS), constants)
+        return
+    constants.update(asset_type=kind.value, cutoff_date=cutoff, acquired_on=cutoff)
+    bulk_insert(session, PoolAssetRow.__tablename__, _asset_frame(kind, frame), constants)
 
 
-def bulk_insert(session: Session, table: str, rows: pl.DataFrame) -> None:
-    """Append ``rows`` (columns named as the table's) in the session's transaction:
-    COPY … FROM STDIN (CSV) on PostgreSQL, batched executemany on SQLite."""
+def _sql_literal(value: int | str | date) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str | date):
+        raise TypeError(f"no SQL literal for {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, date) else value
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bulk_insert(session: Session, table: str, rows: pl.DataFrame,
+                constants: dict[str, int | str | date] | None = None) -> None:
+    """Append ``rows`` (columns named as the table's) plus ``constants`` (the same value on
+    every row) in the session's transaction: COPY … FROM STDIN (CSV) on PostgreSQL, batched
+    executemany on SQLite (constants as literals, dates as ISO text as SQLAlchemy stores them)."""
     if rows.height == 0:
         return
+    fixed = constants or {}
     connection = session.connection()
-    raw = connection.connection.driver_connection
-    names = ", ".join(f'"{c}"' for c in rows.columns)
+    raw: Any = connection.connection.driver_connection
     if is_postgresql(connection.engine):
-        statement = f"COPY {table} ({names}) FROM STDIN (FORMAT csv)"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        full = rows.with_columns(pl.lit(v).alias(k) for k, v in fixed.items()) if fixed else rows
+        names = ", ".join(f'"{c}"' for c in full.columns)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
             step = 200_000
-            for offset in range(0, rows.height, step):
+            for offset in range(0, full.height, step):
                 buffer = io.BytesIO()
-                rows.slice(offset, step).write_csv(buffer, include_header=False, null_value="")
+                full.slice(offset, step).write_csv(buffer, include_header=False, null_value="")
                 copy.write(buffer.getvalue())
         return
-    # SQLite: dates as ISO text (what SQLAlchemy's Date type stores)
     text_rows = rows.with_columns(pl.col(pl.Date).cast(pl.String))
-    placeholders = ", ".join("?" for _ in rows.columns)
-    statement = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
+    names = ", ".join(f'"{c}"' for c in (*fixed, *rows.columns))
+    values = ", ".join([*(_sql_literal(v) for v in fixed.values()), *("?" for _ in rows.columns)])
+    statement = f"INSERT INTO {table} ({names}) VALUES ({values})"
     cursor = raw.cursor()
     try:
         for offset in range(0, text_rows.height, SQLITE_BATCH):

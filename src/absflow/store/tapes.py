@@ -6,6 +6,12 @@ industry), then type-specific columns (null where they do not apply), then pool
 membership: ``acquired_on`` (cut-off of the tape or date of a revolving purchase),
 ``removed_on`` and ``removal_reason`` (repurchase, repaid, …). An asset (type + id) is in
 at most one pool at a time: a partial unique index over the rows not removed.
+
+The two bulk tables (``pool_assets``, ``performance_records``) carry no foreign keys:
+PostgreSQL's COPY fires one referential trigger per row and key, which doubled the import
+time (migration ``tape_0002``). Their ``plan_id``/``batch_id`` are written only by
+services that hold the plan row locked (and insert the batch row) in the same
+transaction; plans are never deleted.
 """
 
 from __future__ import annotations
@@ -64,8 +70,8 @@ class PoolAssetRow(Base):
         ),
     )
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), nullable=False)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("tape_batches.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False)  # plans.id (no FK: see module docstring)
+    batch_id: Mapped[int | None] = mapped_column(Integer)  # tape_batches.id; null for rows not from a tape
     asset_type: Mapped[str] = mapped_column(String(32), nullable=False)
     asset_id: Mapped[str] = mapped_column(String(64), nullable=False)
     obligor_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -115,9 +121,8 @@ class PerformanceRecordRow(Base):
         UniqueConstraint("plan_id", "loan_id", "period", name="uq_performance_records_plan_id_loan_id_period"),
     )
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), nullable=False)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("tape_batches.id", ondelete="CASCADE"), nullable=False,
-                                          index=True)
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False)  # plans.id (no FK: see module docstring)
+    batch_id: Mapped[int] = mapped_column(Integer, nullable=False)  # tape_batches.id
     loan_id: Mapped[str] = mapped_column(String(64), nullable=False)
     period: Mapped[date] = mapped_column(Date, nullable=False)
     begin_balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)

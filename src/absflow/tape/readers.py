@@ -144,11 +144,11 @@ def _csv_batches(handle: io.BufferedReader, pending: bytes, headers: list[str], 
                 else:
                     continue
             chunk, pending = pending[:cut], pending[cut:]
-            if not chunk.strip(b"\r\n"):
+            if len(chunk) < 4096 and not chunk.strip(b"\r\n"):
                 next_row += chunk.count(b"\n")
                 continue
-            text = _decode(chunk, encoding, next_row)
-            data = chunk if utf8 else text.encode("utf-8")
+            # UTF-8 goes to polars as is (it checks the bytes; a failure is located below)
+            data = chunk if utf8 else _decode(chunk, encoding, next_row).encode("utf-8")
             try:
                 frame = pl.read_csv(
                     io.BytesIO(data), has_header=False, new_columns=names, infer_schema=False,
@@ -156,6 +156,8 @@ def _csv_batches(handle: io.BufferedReader, pending: bytes, headers: list[str], 
                     schema_overrides=dict.fromkeys(names, pl.String),
                 )
             except pl.exceptions.PolarsError as exc:
+                if utf8:
+                    _decode(chunk, encoding, next_row)  # raises with the row of the first bad byte
                 message = str(exc).splitlines()[0]
                 raise SourceError([Issue("malformed_csv", f"CSV rows from row {next_row} cannot be read: "
                                          f"{message} (every row needs {len(headers)} fields)",

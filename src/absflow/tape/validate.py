@@ -44,6 +44,28 @@ def _esc(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+def _clean_text(column: pl.Series) -> pl.Series:
+    """Trim white space; empty cells → null (only touched when some cell needs it)."""
+    text = column.str.strip_chars()
+    if (text.str.len_bytes() == 0).any():
+        text = pl.select(pl.when(text.str.len_bytes() > 0).then(text)).to_series()
+    return text
+
+
+def _to_date(raw: pl.Series, fmt: str) -> pl.Series:
+    """Parse with a strftime format; a format without a day reads the 1st of the month."""
+    if has_day(fmt):
+        return raw.str.to_date(fmt, strict=False)
+    return (raw + "|1").str.to_date(fmt + "|%d", strict=False)
+
+
+def _failed(mask: pl.Series, rule: _Rule) -> list[_Rule]:
+    """The rule with ``mask`` as its failing rows, if any row fails."""
+    if not mask.any():
+        return []
+    return [_Rule(rule.code, rule.column, pl.lit(mask), rule.message, rule.needs, rule.extra)]
+
+
 def fen_column(spec: FieldSpec) -> str:
     """Name of a canonical field's column in frames: money fields get ``_fen``."""
     return f"{spec.name}_fen" if spec.kind is FieldKind.MONEY else spec.name
@@ -151,6 +173,7 @@ class TapeRun:
         self.totals_fen: dict[str, int] = {}
         self._issues = _Issues(issue_limit)
         self._seen: set[str] = set()
+        self._unseen: pl.Series | None = None  # keys of the last batch, added to _seen only if another comes
         self._source: TapeSource | None = None
         try:
             self._source = open_source(self.path, encoding=mapping.encoding, delimiter=mapping.delimiter,
@@ -211,34 +234,28 @@ class TapeRun:
 
     def _check_batch(self, raw: pl.DataFrame) -> pl.DataFrame | None:
         data_columns = [c for c in raw.columns if c != ROW]
-        if data_columns:
-            raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
-                                                for c in data_columns))
+        if data_columns:  # blank lines and rows of empty fields arrive as all-null rows
+            raw = raw.filter(~pl.all_horizontal(pl.col(c).is_null() for c in data_columns))
         if raw.height == 0:
             return None
         self.rows += raw.height
         schema = self.schema
         present = {name: f"c{index}" for name, index in self._positions.items()}
-        # 1. raw text per canonical field: trimmed, empty → null, values mapped
-        raw_exprs = []
-        for name, column in present.items():
-            text = pl.col(column).str.strip_chars()
-            text = pl.when(text == "").then(None).otherwise(text)
-            table = self.mapping.values.get(name)
+        # 1. raw text per canonical field (trimmed, empty → null, values mapped), 2. parsed value
+        columns: list[pl.Series] = [raw.get_column(ROW)]
+        parse_rules: list[_Rule] = []
+        for spec in schema.fields:
+            if spec.name not in present:
+                columns.append(pl.Series(spec.name, [None] * raw.height, dtype=_dtype(spec)))
+                continue
+            text = _clean_text(raw.get_column(present[spec.name]))
+            table = self.mapping.values.get(spec.name)
             if table:
                 text = text.replace(table)
-            raw_exprs.append(text.alias(f"raw:{name}"))
-        frame = raw.select(pl.col(ROW), *raw_exprs)
-        # 2. parse each field
-        parsed, parse_rules = [], []
-        for spec in schema.fields:
-            if spec.name in present:
-                expr, rules = self._parse(spec)
-                parsed.append(expr.alias(spec.name))
-                parse_rules.extend(rules)
-            else:
-                parsed.append(pl.lit(None, dtype=_dtype(spec)).alias(spec.name))
-        frame = frame.with_columns(parsed)
+            value, rules = self._parse(spec, text)
+            columns.extend((text.alias(f"raw:{spec.name}"), value.alias(spec.name)))
+            parse_rules.extend(rules)
+        frame = pl.DataFrame(columns)
         self._apply_rules(frame, parse_rules)
         # 3. defaults, then derived fields, then range / cross-field / key rules
         defaults = [pl.col(s.name).fill_null(pl.lit(s.default, dtype=_dtype(s) if s.kind is not FieldKind.MONEY
@@ -258,47 +275,49 @@ class TapeRun:
         return out
 
     # --- parsing ----------------------------------------------------------------------
+    # Each column is parsed eagerly the fast way first; the slower fallbacks (cleaning
+    # thousands separators and currency signs, further date formats) run only when some
+    # values failed, and only their failures become issues.
 
-    def _parse(self, spec: FieldSpec) -> tuple[pl.Expr, list[_Rule]]:
-        raw = pl.col(f"raw:{spec.name}")
+    def _parse(self, spec: FieldSpec, raw: pl.Series) -> tuple[pl.Series, list[_Rule]]:
         label = self._label(spec.name)
-        rules: list[_Rule] = []
-        if spec.kind in (FieldKind.TEXT,):
-            return raw, rules
+        if spec.kind is FieldKind.TEXT:
+            return raw, []
+        given = raw.is_not_null()
         if spec.kind is FieldKind.CHOICE:
-            ok = raw.is_in(list(spec.choices))
-            rules.append(_Rule("unknown_value", spec.name, raw.is_not_null() & ~ok,
-                               f"{label}: {{value!r}} is not one of " + ", ".join(spec.choices)
-                               + f" (map source codes under values.{spec.name})", (spec.name,)))
-            return raw, rules
+            bad = given & ~raw.is_in(list(spec.choices))
+            return raw, _failed(bad, _Rule(
+                "unknown_value", spec.name, pl.lit(False), f"{label}: {{value!r}} is not one of "
+                + ", ".join(spec.choices) + f" (map source codes under values.{spec.name})", (spec.name,)))
         if spec.kind is FieldKind.DATE:
-            parsed = None
-            for fmt in self.mapping.formats(spec.name):
-                if has_day(fmt):
-                    attempt = raw.str.to_date(fmt, strict=False)
-                else:
-                    attempt = (raw + "|1").str.to_date(fmt + "|%d", strict=False)
-                parsed = attempt if parsed is None else parsed.fill_null(attempt)
-            assert parsed is not None
-            formats = " or ".join(self.mapping.formats(spec.name))
-            rules.append(_Rule("bad_date", spec.name, raw.is_not_null() & parsed.is_null(),
-                               f"{label}: {{value!r}} is not a date in the format {_esc(formats)} (set "
-                               f"date_formats.{spec.name} in the mapping)", (spec.name,)))
-            return parsed, rules
-        number = raw.str.replace_all(r"[,，¥￥%\s]", "").cast(pl.Float64, strict=False)
-        number = pl.when(number.is_finite()).then(number)
-        rules.append(_Rule("not_a_number", spec.name, raw.is_not_null() & number.is_null(),
-                           f"{label}: {{value!r}} is not a number", (spec.name,)))
+            formats = self.mapping.formats(spec.name)
+            parsed = _to_date(raw, formats[0])
+            for fmt in formats[1:]:
+                if not (given & parsed.is_null()).any():
+                    break
+                parsed = parsed.fill_null(_to_date(raw, fmt))
+            shown = " or ".join(formats)
+            return parsed, _failed(given & parsed.is_null(), _Rule(
+                "bad_date", spec.name, pl.lit(False), f"{label}: {{value!r}} is not a date in the format "
+                f"{_esc(shown)} (set date_formats.{spec.name} in the mapping)", (spec.name,)))
+        number = raw.cast(pl.Float64, strict=False)
+        if (given & number.is_null()).any():
+            cleaned = raw.str.replace_all(r"[,，¥￥%\s]", "").cast(pl.Float64, strict=False)
+            number = number.fill_null(cleaned)
+        number = pl.select(pl.when(number.is_finite()).then(number)).to_series()
+        rules = _failed(given & number.is_null(), _Rule(
+            "not_a_number", spec.name, pl.lit(False), f"{label}: {{value!r}} is not a number", (spec.name,)))
         unit = self.mapping.unit(spec.name)
         if spec.kind is FieldKind.MONEY:
             # kept in yuan (Float64) until _canonical turns it into Int64 fen
-            return number * (MONEY_FACTOR[unit] / 100.0), rules
+            factor = MONEY_FACTOR[unit] / 100.0
+            return (number * factor if factor != 1.0 else number), rules
         if spec.kind in (FieldKind.RATE, FieldKind.RATIO):
             return number / RATE_DIVISOR[unit], rules
-        # integer
-        rules.append(_Rule("not_an_integer", spec.name, number.is_not_null() & (number != number.round(0)),
-                           f"{label}: {{value!r}} is not a whole number", (spec.name,)))
-        return pl.when(number == number.round(0)).then(number).cast(pl.Int64), rules
+        whole = number == number.round(0)
+        rules += _failed(number.is_not_null() & ~whole, _Rule(
+            "not_an_integer", spec.name, pl.lit(False), f"{label}: {{value!r}} is not a whole number", (spec.name,)))
+        return pl.select(pl.when(whole).then(number).cast(pl.Int64)).to_series(), rules
 
     def _label(self, name: str) -> str:
         header = self.header_of(name)
@@ -462,9 +481,12 @@ class TapeRun:
         keyed = keyed.filter(pl.col("key").is_not_null())
         header = self.header_of(keys[0])
         what = " + ".join(keys)
-        dup_mask = keyed.get_column("key").is_duplicated()
-        if dup_mask.any():
-            dups = keyed.filter(dup_mask)
+        # duplicates: cheap on 64-bit hashes first, exact on the (few) rows whose hash repeats
+        hashes = keyed.get_column("key").hash()
+        maybe = hashes.is_duplicated()
+        if maybe.any():
+            candidates = keyed.filter(maybe)
+            dups = candidates.filter(candidates.get_column("key").is_duplicated())
             firsts = dups.group_by("key").agg(pl.col(ROW).min().alias("first"))
             later = dups.join(firsts, on="key").filter(pl.col(ROW) != pl.col("first")).sort(ROW)
             room = self._issues.room("duplicate_id", header)
@@ -473,8 +495,13 @@ class TapeRun:
                                                 f"{first}); ids must be unique in a tape",
                                                 Location(row=row, column=header, field_path=keys[0]), raw))
             self._issues.count("duplicate_id", header, later.height)
-        ids = keyed.get_column("key").to_list()
-        if self._seen and not self._seen.isdisjoint(ids):
+        if self._unseen is not None:  # a second batch: from now on keep a set of the keys seen
+            self._seen.update(self._unseen.to_list())
+        self._unseen = keyed.get_column("key")
+        if not self._seen:
+            return
+        ids = self._unseen.to_list()
+        if not self._seen.isdisjoint(ids):
             again = keyed.filter(pl.col("key").is_in(list(self._seen.intersection(ids)))).sort(ROW)
             room = self._issues.room("duplicate_id", header)
             for row, raw in again.select(ROW, "raw").head(room).iter_rows():
@@ -482,7 +509,6 @@ class TapeRun:
                                                 "tape); ids must be unique in a tape",
                                                 Location(row=row, column=header, field_path=keys[0]), raw))
             self._issues.count("duplicate_id", header, again.height)
-        self._seen.update(ids)
 
     # --- output -----------------------------------------------------------------------
 
