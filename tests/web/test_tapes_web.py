@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from tests.web.conftest import World, bearer
+from tests.web.test_pages import csrf_of, login
 
 from absflow.access import Role
 from absflow.services import jobs as job_service
-from tests.web.conftest import World, bearer
-from tests.web.test_pages import csrf_of, login
 
 HEADER = ("contract_id,client_id,principal_outstanding,financing_rate,start_date,due_date,status,"
           "securities_market_value,cash_balance,region")

@@ -37,7 +37,8 @@ def tape_page(request: Request, code: str) -> Response:
 
 @router.post("/plans/{code}/tape")
 async def tape_upload(request: Request, code: str, file: UploadFile = File(...),
-                      mapping: UploadFile | None = File(None), cutoff: str = Form(""), mode: str = Form("validate"), csrf_token: str = Form("")) -> Response:
+                      mapping: UploadFile | None = File(None), cutoff: str = Form(""),
+                      mode: str = Form("validate"), csrf_token: str = Form("")) -> Response:
     ctx = page_context(request)
     check_csrf(request, csrf_token)
     max_bytes = request.app.state.settings.max_upload_bytes
