@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from absflow.cli import db, deal, demo
+from absflow.cli import pool as pool_cli
 
 app = typer.Typer(
     name="absflow",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
+app.add_typer(pool_cli.app, name="pool")
 app.command("demo")(demo.demo)
 
 
