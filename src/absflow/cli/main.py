@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import book, db, deal, demo, keys, log, verify
+from absflow.cli import book, cashflow, db, deal, demo, keys, log, verify
 from absflow.cli import pool as pool_cli
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command("demo")(demo.demo)
 app.add_typer(log.app, name="log")
 app.add_typer(keys.app, name="keys")
 app.command("verify")(verify.verify)
+app.add_typer(cashflow.app, name="cashflow")
 
 
 def main() -> None:
