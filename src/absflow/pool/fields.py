@@ -25,8 +25,9 @@ ASSET = "asset_id"
 MAINTENANCE_RATIO = "maintenance_ratio"
 MONEY_SUFFIX = "_fen"
 
-#: Columns never offered for stratification: unique ids (concentration covers obligors).
-NOT_STRATIFIABLE = frozenset({ASSET, OBLIGOR})
+#: Columns never offered for stratification: unique ids (concentration covers obligors)
+#: and the storage bookkeeping of the pool frame (row id, import batch, source line).
+NOT_STRATIFIABLE = frozenset({ASSET, OBLIGOR, "id", "batch_id", "source_row"})
 
 
 class FieldKind(StrEnum):

@@ -1,22 +1,23 @@
 """Static-pool (vintage) curves and dynamic-pool roll rates from performance histories.
 
-The performance frame has one row per asset per reporting month:
+The performance frame (``absflow.services.tapes.load_performance_frame``) has one row
+per loan per reporting month:
 
 | column | type | meaning |
 |---|---|---|
-| ``asset_id`` | String | the asset |
-| ``period`` | Date | any day of the reporting month (only the month counts) |
-| ``origination_date`` | Date | the asset's origination; its month is the vintage |
-| ``original_balance_fen`` | Int64 | principal at origination |
-| ``balance_fen`` | Int64 | principal outstanding at the end of the month |
+| ``loan_id`` | String | the loan |
+| ``period`` | Date | the reporting month (any day in it; only the month counts) |
+| ``origination_date`` | Date | the loan's origination; its month is the vintage |
+| ``original_principal_fen`` | Int64 | principal at origination (vintage denominator) |
+| ``end_balance_fen`` | Int64 | principal outstanding at the end of the month |
 | ``days_past_due`` | Int | days past due at the end of the month (null = 0) |
-| ``status`` | String | performing, delinquent, defaulted, prepaid, repaid (+ margin statuses) |
-| ``default_fen`` | Int64 | principal that defaulted in the month (vintage curves) |
-| ``prepayment_fen`` | Int64 | unscheduled principal repaid in the month (vintage curves) |
-| ``recovery_fen`` | Int64 | recoveries on defaulted principal in the month (vintage curves) |
+| ``status`` | String | performing, delinquent, defaulted, prepaid, repaid |
+| ``defaulted_amount_fen`` | Int64 | principal that defaulted in the month |
+| ``prepaid_principal_fen`` | Int64 | principal prepaid in the month |
+| ``recovery_fen`` | Int64 | recoveries on defaulted principal in the month |
 
-A ``loss_fen`` column (net loss recognised in the month) may stand in for
-``recovery_fen``; otherwise loss = default − recovery.
+Loss = defaulted amount − recoveries, cumulated (net loss; it can fall as recoveries
+come in).
 """
 
 from __future__ import annotations
@@ -29,17 +30,17 @@ from typing import Any
 import polars as pl
 
 from absflow.domain.money import fen_to_yuan
-from absflow.pool.fields import ASSET, BALANCE
 
+LOAN = "loan_id"
 PERIOD = "period"
 ORIGINATION = "origination_date"
-ORIGINAL_BALANCE = "original_balance_fen"
+ORIGINAL_BALANCE = "original_principal_fen"
+END_BALANCE = "end_balance_fen"
 DAYS_PAST_DUE = "days_past_due"
 STATUS = "status"
-DEFAULT = "default_fen"
-PREPAYMENT = "prepayment_fen"
+DEFAULT = "defaulted_amount_fen"
+PREPAYMENT = "prepaid_principal_fen"
 RECOVERY = "recovery_fen"
-LOSS = "loss_fen"
 
 #: Delinquency states of the roll-rate matrix, in order, and the exit state for loans paid off.
 CURRENT, DPD_1_30, DPD_31_60, DPD_61_90, DPD_90_PLUS, DEFAULTED = (
@@ -112,14 +113,13 @@ def vintage_curves(performance: pl.DataFrame) -> VintageCurves:
     """Static-pool curves from the performance frame (see the module docstring).
 
     Each asset counts once in its vintage's original balance (its first row's
-    ``original_balance_fen``). Rows dated before their origination month are ignored.
+    ``original_principal_fen``). Rows dated before their origination month are ignored.
     """
-    _require(performance, (ASSET, PERIOD, ORIGINATION, ORIGINAL_BALANCE, DEFAULT, PREPAYMENT), "vintage curves")
-    if LOSS not in performance.columns and RECOVERY not in performance.columns:
-        raise ValueError(f"vintage curves need {LOSS!r} or {RECOVERY!r}")
-    loss = pl.col(LOSS) if LOSS in performance.columns else pl.col(DEFAULT) - pl.col(RECOVERY).fill_null(0)
+    _require(performance, (LOAN, PERIOD, ORIGINATION, ORIGINAL_BALANCE, DEFAULT, PREPAYMENT, RECOVERY),
+             "vintage curves")
+    loss = pl.col(DEFAULT).fill_null(0) - pl.col(RECOVERY).fill_null(0)
     rows = performance.select(
-        pl.col(ASSET),
+        pl.col(LOAN),
         pl.col(ORIGINATION).dt.truncate("1mo").alias("vintage"),
         (_month_index(PERIOD) - _month_index(ORIGINATION)).alias("months_on_book"),
         pl.col(ORIGINAL_BALANCE),
@@ -128,7 +128,7 @@ def vintage_curves(performance: pl.DataFrame) -> VintageCurves:
         loss.fill_null(0).alias("loss_fen"),
     ).filter(pl.col("months_on_book") >= 0)
     originals = (
-        rows.group_by(ASSET).agg(pl.col("vintage").first(), pl.col(ORIGINAL_BALANCE).first())
+        rows.group_by(LOAN).agg(pl.col("vintage").first(), pl.col(ORIGINAL_BALANCE).first())
         .group_by("vintage").agg(pl.col(ORIGINAL_BALANCE).sum().alias("original_balance_fen"))
     )
     flows = rows.group_by("vintage", "months_on_book").agg(
@@ -167,12 +167,13 @@ def vintage_curves(performance: pl.DataFrame) -> VintageCurves:
 
 
 def delinquency_state() -> pl.Expr:
-    """State per performance row: default, paid_off, else a days-past-due bucket."""
+    """State per performance row: default (status defaulted); paid_off (status prepaid or
+    repaid, or nothing left outstanding at month end); else by days past due."""
     dpd = pl.col(DAYS_PAST_DUE).fill_null(0)
     status = pl.col(STATUS).cast(pl.String)
     return (
         pl.when(status.is_in(sorted(DEFAULT_STATUSES))).then(pl.lit(DEFAULTED))
-        .when(status.is_in(sorted(PAID_STATUSES))).then(pl.lit(PAID_OFF))
+        .when(status.is_in(sorted(PAID_STATUSES)) | (pl.col(END_BALANCE).fill_null(1) <= 0)).then(pl.lit(PAID_OFF))
         .when(dpd <= 0).then(pl.lit(CURRENT))
         .when(dpd <= 30).then(pl.lit(DPD_1_30))
         .when(dpd <= 60).then(pl.lit(DPD_31_60))
@@ -219,25 +220,26 @@ def _row_shares(row: Sequence[int]) -> list[float | None]:
 
 
 def roll_rates(performance: pl.DataFrame) -> RollRates:
-    """Roll-rate matrix from the performance frame (needs asset_id, period, status,
-    days_past_due, balance_fen). A transition is an asset's state in month t and in month
-    t + 1 when both are reported; assets already paid off are not followed further."""
-    _require(performance, (ASSET, PERIOD, STATUS, DAYS_PAST_DUE, BALANCE), "roll rates")
+    """Roll-rate matrix from the performance frame (needs loan_id, period, status,
+    days_past_due, end_balance_fen). A transition is a loan's state in month t and in
+    month t + 1 when both are reported, weighed by its end balance in month t; loans
+    already paid off are not followed further."""
+    _require(performance, (LOAN, PERIOD, STATUS, DAYS_PAST_DUE, END_BALANCE), "roll rates")
     states = (
         performance.select(
-            pl.col(ASSET),
+            pl.col(LOAN),
             _month_index(PERIOD).alias("month"),
             delinquency_state().alias("from_state"),
-            pl.col(BALANCE).fill_null(0),
+            pl.col(END_BALANCE).fill_null(0).alias("balance_fen"),
         )
-        .sort(ASSET, "month")
+        .sort(LOAN, "month")
         .with_columns(
-            pl.col("from_state").shift(-1).over(ASSET).alias("to_state"),
-            pl.col("month").shift(-1).over(ASSET).alias("next_month"),
+            pl.col("from_state").shift(-1).over(LOAN).alias("to_state"),
+            pl.col("month").shift(-1).over(LOAN).alias("next_month"),
         )
         .filter((pl.col("next_month") == pl.col("month") + 1) & (pl.col("from_state") != PAID_OFF))
     )
-    grouped = states.group_by("from_state", "to_state").agg(pl.len().alias("n"), pl.col(BALANCE).sum().alias("b"))
+    grouped = states.group_by("from_state", "to_state").agg(pl.len().alias("n"), pl.col("balance_fen").sum().alias("b"))
     cells = {(r["from_state"], r["to_state"]): (int(r["n"]), int(r["b"] or 0)) for r in grouped.iter_rows(named=True)}
     count = tuple(tuple(cells.get((f, t), (0, 0))[0] for t in ROLL_TO_STATES) for f in DELINQUENCY_STATES)
     balance = tuple(tuple(cells.get((f, t), (0, 0))[1] for t in ROLL_TO_STATES) for f in DELINQUENCY_STATES)

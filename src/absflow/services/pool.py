@@ -17,27 +17,17 @@ from absflow.domain.issues import NotFound
 from absflow.pool.strat import EdgeValue
 from absflow.reports.pool_xlsx import strat_xlsx, vintage_xlsx
 from absflow.services import plans as plan_service
+from absflow.services import tapes
 from absflow.services.context import Context
 
 FrameLoader = Callable[[Context, str], pl.DataFrame]
 
 
-def _tapes_pool_frame(ctx: Context, code: str) -> pl.DataFrame:
-    from absflow.services import tapes  # type: ignore[attr-defined]
-
-    frame: pl.DataFrame = tapes.load_pool_frame(ctx, code)
-    return frame
-
-
-def _tapes_performance_frame(ctx: Context, code: str) -> pl.DataFrame:
-    from absflow.services import tapes  # type: ignore[attr-defined]
-
-    frame: pl.DataFrame = tapes.load_performance_frame(ctx, code)
-    return frame
-
-
-#: Where frames come from (the tape import's loaders). Tests may swap them.
-LOADERS: dict[str, FrameLoader] = {"pool": _tapes_pool_frame, "performance": _tapes_performance_frame}
+#: Where frames come from: the tape import's loaders. Tests may swap them.
+LOADERS: dict[str, FrameLoader] = {
+    "pool": lambda ctx, code: tapes.load_pool_frame(ctx, code),
+    "performance": tapes.load_performance_frame,
+}
 
 
 def pool_frame(ctx: Context, code: str) -> pl.DataFrame:
