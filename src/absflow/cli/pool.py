@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -10,58 +9,11 @@ import typer
 from absflow import pool
 from absflow.cli.common import context
 from absflow.cli.output import console, print_json, table, user_errors
+from absflow.reports.pool_tables import STRAT_COLUMNS, num, pct, strat_rows, summary_rows, yuan
 from absflow.services import pool as pool_service
 
 app = typer.Typer(help="Pool analytics: summary, stratifications, concentration, vintage curves, roll rates.",
                   no_args_is_help=True)
-
-
-def pct(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def num(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:,.{digits}f}"
-
-
-def yuan(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-def summary_rows(s: pool.PoolSummary) -> list[tuple[str, str]]:
-    """(label, value) rows of a summary for people (shared with the demo)."""
-    rows = [
-        ("count", f"{s.count:,}"),
-        ("total_balance (yuan)", yuan(s.total_balance)),
-        ("wa_rate", pct(s.wa_rate, 4)),
-        ("wa_remaining_term_months", num(s.wa_remaining_term_months)),
-        ("wa_seasoning_months", num(s.wa_seasoning_months)),
-        ("min_balance (yuan)", yuan(s.min_balance)),
-        ("max_balance (yuan)", yuan(s.max_balance)),
-        ("avg_balance (yuan)", yuan(s.avg_balance)),
-    ]
-    if s.margin is not None:
-        m = s.margin
-        rows += [
-            ("wa_maintenance_ratio", pct(m.wa_maintenance_ratio)),
-            (f"below warning line {pct(m.warning_line, 0)}: balance / count",
-             f"{pct(m.pct_balance_below_warning)} / {pct(m.pct_count_below_warning)}"),
-            (f"below liquidation line {pct(m.liquidation_line, 0)}: balance / count",
-             f"{pct(m.pct_balance_below_liquidation)} / {pct(m.pct_count_below_liquidation)}"),
-        ]
-    return rows
-
-
-STRAT_COLUMNS = ["bucket", "count", "% count", "balance (yuan)", "% balance", "wa_rate", "wa_rem_term (m)"]
-
-
-def strat_rows(s: pool.Stratification) -> list[tuple[str, ...]]:
-    """Display rows of a stratification, total last (shared with the demo)."""
-    return [
-        (r.bucket, f"{r.count:,}", pct(r.pct_count), yuan(r.balance), pct(r.pct_balance), pct(r.wa_rate, 3),
-         num(r.wa_remaining_term_months))
-        for r in (*s.rows, s.total)
-    ]
 
 
 def _edges(text: str | None) -> list[str] | None:
