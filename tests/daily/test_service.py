@@ -30,7 +30,7 @@ FIRST = CAL.next_trading_day(date(2017, 8, 24))
 
 
 def _plan(ctx: Context, days: int = 0) -> str:
-    return simulate(ctx, DEAL_TEXT, days=days, seed=5, loans=150).plan_code
+    return simulate(ctx, DEAL_TEXT, days=days, seed=5, loans=300).plan_code
 
 
 def _day_frames(day: date, pool_ids: list[str]) -> dict[str, pl.DataFrame]:

@@ -124,6 +124,9 @@ def simulate(
     initial_fen = int((deal.pool.initial_balance or sum((t.size for t in deal.tranches), Decimal(0))) * 100)
     mean_yuan = 300_000.0
     count = loans or max(50, min(200_000, initial_fen // int(mean_yuan * 100)))
+    cap = _loan_cap(deal)
+    if cap:  # enough contracts that none needs to exceed the single-loan cap
+        count = max(count, -(-initial_fen * 3 // (cap * 2)))
     config = MarketConfig(
         clients=clients or max(500, count // 2),
         candidates_per_day=candidates_per_day or max(100, count // 20),
