@@ -6,7 +6,6 @@ against the root.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import machine  # noqa: E402
-from tlog_fixture import fill, scratch_engine  # noqa: E402
+from tlog_fixture import fill, parse_size, scratch_engine  # noqa: E402
 
 from absflow.services import tlog as tlog_service  # noqa: E402
 from absflow.services.context import Context  # noqa: E402
@@ -28,12 +27,7 @@ TARGET_MS = 5.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--proofs", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="100,000 entries")
-    args = parser.parse_args()
-    total = 100_000 if args.quick else args.entries
+    total, options = parse_size([("proofs", 500)])
     print(machine())
     with scratch_engine() as (engine, backend):
         fill(engine, total)
@@ -41,7 +35,7 @@ def main() -> None:
         head = tlog_service.log_head(ctx)
         rng = random.Random(7)
         times = []
-        for _ in range(args.proofs):
+        for _ in range(options["proofs"]):
             index = rng.randrange(total)
             start = time.perf_counter()
             proof = tlog_service.inclusion_proof(ctx, index, total)

@@ -77,3 +77,22 @@ def fill(engine: Engine, total: int, chunk: int = 100_000) -> None:
         with transaction(engine) as session:
             append_events(session, batch)
         done += n
+
+
+def parse_size(extra: list[tuple[str, int]] = ()) -> tuple[int, dict[str, int]]:  # type: ignore[assignment]
+    """``--entries N`` (default 1,000,000), ``--quick`` (100,000) and extra integer options."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 entries")
+    for name, default in extra:
+        parser.add_argument(f"--{name}", type=int, default=default)
+    args = vars(parser.parse_args())
+    total = 100_000 if args.pop("quick") else args.pop("entries")
+    return total, args
+
+
+def per_million_verdict(elapsed_s: float, total: int, target_s_per_million: float) -> str:
+    met = elapsed_s <= target_s_per_million * total / 1_000_000
+    return f"target ≤ {target_s_per_million:g} s per 1,000,000: {'met' if met else 'MISSED'}"

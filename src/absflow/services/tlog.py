@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import AbsflowError, Conflict, Issue, Location, NotFound, ValidationFailed
@@ -444,10 +444,45 @@ class AuditReport:
         return self.problem is None
 
 
-def _time_text(value: datetime) -> str:
+def _time_text(value: datetime | str) -> str:
+    """The canonical text of a stored ``recorded_at`` (SQLite gives a naive UTC string)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _date_text(value: date | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+_ENTRY_SQL = ("SELECT idx, entry_type, plan_code, business_date, recorded_at, body, leaf_hash "
+              "FROM log_entries ORDER BY idx")
+_BATCH = 50_000
+
+
+def _raw_rows(session: Session, sql: str) -> Iterator[tuple[Any, ...]]:
+    """Stream rows through the driver's own cursor (server-side on PostgreSQL): the audit reads every row."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = raw.cursor(name="absflow_audit")  # type: ignore[union-attr]
+    else:
+        cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        while True:
+            batch = cursor.fetchmany(_BATCH)
+            if not batch:
+                return
+            yield from batch
+    finally:
+        cursor.close()
 
 
 def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
@@ -464,84 +499,49 @@ def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
 
 def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
     head = _head(session)
-    leaves: list[bytes] = []
     counts = {"entries": 0, "nodes": 0, "checkpoints": 0, "signatures": 0}
 
-    def report(problem: str, index: int | None) -> AuditReport:
+    def report(problem: str | None, index: int | None) -> AuditReport:
         return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"],
                            counts["signatures"], problem, index)
 
-    query = select(LogEntryRow.idx, LogEntryRow.entry_type, LogEntryRow.plan_code, LogEntryRow.business_date,
-                   LogEntryRow.recorded_at, LogEntryRow.body, LogEntryRow.leaf_hash).order_by(LogEntryRow.idx)
-    result = session.execute(query.execution_options(yield_per=20000))
-    expected = 0
-    for idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf in result:
-        if idx != expected:
-            result.close()
-            return report(f"entry {expected} is missing (found index {idx} next)", expected)
-        counts["entries"] += 1
-        expected += 1
-        body = bytes(body)
-        leaf = leaf_hash(body)
-        if bytes(stored_leaf) != leaf:
-            result.close()
-            return report(f"entry {idx}: the stored leaf hash does not match its content", idx)
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            result.close()
-            return report(f"entry {idx}: the content is not JSON", idx)
-        if not isinstance(parsed, dict) or parsed.get("v") not in KNOWN_VERSIONS:
-            result.close()
-            return report(f"entry {idx}: unknown entry version", idx)
-        columns = (entry_type, plan_code, business_date.isoformat() if business_date else None,
-                   _time_text(recorded_at))
-        if columns != (parsed.get("type"), parsed.get("plan"), parsed.get("business_date"), parsed.get("time")):
-            result.close()
-            return report(f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx)
-        leaves.append(leaf)
-    if expected != head.size:
-        return report(f"the head says {head.size} entries, the store has {expected}", min(expected, head.size))
+    leaves: list[bytes] = []
+    problem = _check_entries(_raw_rows(session, _ENTRY_SQL), leaves)
+    counts["entries"] = len(leaves)
+    if problem is not None:
+        return report(*problem)
+    if len(leaves) != head.size:
+        return report(f"the head says {head.size} entries, the store has {len(leaves)}", min(len(leaves), head.size))
 
-    # every stored perfect subtree, level by level
-    level_hashes = [leaves]
-    node_query = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).order_by(LogNodeRow.level, LogNodeRow.idx)
-    stored = session.execute(node_query.execution_options(yield_per=20000))
-    nodes_iter = iter(stored)
-    total_expected = 0
-    level = 0
-    while len(level_hashes[level]) >= 2:
-        below = level_hashes[level]
-        level_hashes.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
-        level += 1
-    for lv in range(1, len(level_hashes)):
-        for i, value in enumerate(level_hashes[lv]):
-            total_expected += 1
-            row = next(nodes_iter, None)
-            if row is None:
-                return report(f"subtree hash (level {lv}, index {i}) is missing", i << lv)
-            s_level, s_idx, s_hash = row
-            if (s_level, s_idx) != (lv, i):
-                stored.close()
-                return report(f"subtree hash (level {s_level}, index {s_idx}) is out of place "
-                              f"(expected level {lv}, index {i})", min(i << lv, s_idx << s_level))
-            counts["nodes"] += 1
-            if bytes(s_hash) != value:
-                stored.close()
-                return report(f"subtree hash (level {lv}, index {i}) over entries {i << lv}–{((i + 1) << lv) - 1} "
-                              "disagrees with the entries", i << lv)
-    extra = next(nodes_iter, None)
-    if extra is not None:
-        stored.close()
-        return report(f"an unexpected subtree hash (level {extra[0]}, index {extra[1]}) is stored",
-                      extra[1] << extra[0])
+    levels = [leaves]
+    while len(levels[-1]) >= 2:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    stored_total = session.execute(select(func.count()).select_from(LogNodeRow)).scalar_one()
+    for level in range(1, len(levels)):
+        stored = [(idx, bytes(value)) for idx, value in
+                  _raw_rows(session, f"SELECT idx, hash FROM log_nodes WHERE level = {level} ORDER BY idx")]
+        expected = levels[level]
+        for i, (idx, value) in enumerate(stored):
+            if idx != i:
+                return report(f"subtree hash (level {level}, index {i}) is missing or out of place", i << level)
+            if i >= len(expected):
+                return report(f"an unexpected subtree hash (level {level}, index {idx}) is stored", idx << level)
+            if value != expected[i]:
+                return report(f"subtree hash (level {level}, index {i}) over entries {i << level}–"
+                              f"{((i + 1) << level) - 1} disagrees with the entries", i << level)
+        if len(stored) < len(expected):
+            return report(f"subtree hash (level {level}, index {len(stored)}) is missing", len(stored) << level)
+        counts["nodes"] += len(stored)
+    if stored_total != counts["nodes"]:
+        return report(f"{stored_total - counts['nodes']} unexpected subtree hash(es) are stored", None)
 
     def root_of(size: int) -> bytes:
         if size == 0:
             return EMPTY_ROOT
-        return fold_pieces([level_hashes[lv][i] for lv, i in perfect_pieces(0, size)])
+        return fold_pieces([levels[lv][i] for lv, i in perfect_pieces(0, size)])
 
-    frontier = [level_hashes[lv][i] for lv, i in perfect_pieces(0, head.size)]
+    frontier = [levels[lv][i] for lv, i in perfect_pieces(0, head.size)]
     if split_frontier(head.frontier) != frontier:
         return report("the log head's compact range disagrees with the entries", head.size - 1 if head.size else None)
 
@@ -561,7 +561,32 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
         if checkpoint.size != row.size or checkpoint.root_hash != actual or row.root_hash != actual:
             return report(f"checkpoint {row.id} (size {row.size}) does not match the root recomputed from the "
                           "entries (entries and hashes were rewritten together)", None)
-    return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"], counts["signatures"])
+    return report(None, None)
+
+
+def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes]) -> tuple[str, int] | None:
+    """Walk the entry rows in index order; append leaf hashes; return (problem, index) at the first bad one."""
+    loads = json.loads
+    for expected, (idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf) in enumerate(rows):
+        if idx != expected:
+            return f"entry {expected} is missing (found index {idx} next)", expected
+        body = bytes(body)
+        leaf = leaf_hash(body)
+        if bytes(stored_leaf) != leaf:
+            return f"entry {idx}: the stored leaf hash does not match its content", idx
+        try:
+            parsed = loads(body)
+            if parsed["v"] not in KNOWN_VERSIONS:
+                return f"entry {idx}: unknown entry version {parsed['v']!r}", idx
+            agree = (parsed["type"] == entry_type and parsed["plan"] == plan_code
+                     and parsed["business_date"] == _date_text(business_date)
+                     and parsed["time"] == _time_text(recorded_at))
+        except (ValueError, KeyError, TypeError):
+            return f"entry {idx}: the content is not a valid entry", idx
+        if not agree:
+            return f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx
+        leaves.append(leaf)
+    return None
 
 
 # --- selective disclosure of loan tapes ------------------------------------------------------
