@@ -30,9 +30,9 @@ def main() -> None:
         report = tlog_service.audit_log(ctx, [signer.verifier()])
         elapsed = time.perf_counter() - start
         assert report.ok, report.problem
+        verdict = per_million_verdict(elapsed, total, TARGET_S)
         print(f"audit of {total:,} entries on {backend} ({report.nodes_checked:,} subtree hashes, "
-              f"{report.checkpoints_checked} checkpoint): {elapsed:.2f} s ({per_million_verdict(elapsed, total, TARGET_S)}); "
-              f"peak RSS {peak_rss_mib():.0f} MiB")
+              f"{report.checkpoints_checked} checkpoint): {elapsed:.2f} s ({verdict}); peak RSS {peak_rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":
