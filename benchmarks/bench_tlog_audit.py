@@ -32,7 +32,8 @@ def main() -> None:
         assert report.ok, report.problem
         verdict = per_million_verdict(elapsed, total, TARGET_S)
         print(f"audit of {total:,} entries on {backend} ({report.nodes_checked:,} subtree hashes, "
-              f"{report.checkpoints_checked} checkpoint): {elapsed:.2f} s ({verdict}); peak RSS {peak_rss_mib():.0f} MiB")
+              f"{report.checkpoints_checked} checkpoint): {elapsed:.2f} s ({verdict}); "
+              f"peak RSS {peak_rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":
