@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,23 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import AbsflowError, Conflict, Issue, Location, NotFound, ValidationFailed
+from absflow.domain.money import fen_to_yuan
 from absflow.services.context import Context
 from absflow.services.log import MAIN_LOG_ID, append_event, split_frontier
+from absflow.services.plans import load_plan_row
 from absflow.store.db import transaction
 from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
+from absflow.store.tapes import PoolAssetRow, TapeBatchRow
 from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
 from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, open_checkpoint, witness_cosign
-from absflow.tlog.disclosure import DEFAULT_DISCLOSED, canonical_value, commit_record, disclose, masked_pool_summary
+from absflow.tlog.disclosure import (
+    DEFAULT_DISCLOSED,
+    DisclosureError,
+    canonical_value,
+    commit_record,
+    disclose,
+    masked_pool_summary,
+)
 from absflow.tlog.entry import KNOWN_VERSIONS
 from absflow.tlog.hashing import leaf_hash, node_hash
 from absflow.tlog.merkle import (
@@ -594,6 +605,8 @@ def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes]) -> tupl
 
 @dataclass(frozen=True)
 class TapeCommitment:
+    """A committed tape: its root over the records' salted field hashes, logged at ``log_index``."""
+
     plan_code: str
     tape_ref: str
     root_hash: bytes
@@ -670,8 +683,11 @@ def disclosure_bundle(ctx: Context, plan_code: str, tape_ref: str, records: Sequ
         wanted = [position[k] for k in record_keys]
     disclosures = []
     for i in wanted:
-        item = disclose(records[i], secret=secret, record_key=keys[i], index=i, size=len(leaves),
-                        proof=memory_inclusion_proof(i, leaves), reveal=fields)
+        try:
+            item = disclose(records[i], secret=secret, record_key=keys[i], index=i, size=len(leaves),
+                            proof=memory_inclusion_proof(i, leaves), reveal=fields)
+        except DisclosureError as exc:
+            raise ValidationFailed([Issue("disclosure_refused", str(exc), Location(field_path="fields"))]) from None
         item["entry"] = log_index
         disclosures.append(item)
     with transaction(ctx.engine) as session:
@@ -680,3 +696,70 @@ def disclosure_bundle(ctx: Context, plan_code: str, tape_ref: str, records: Sequ
         proof = inclusion_proof_in(session, log_index, checkpoint.size)
         return {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note],
                 "entries": [_entry_json(entry, 0, proof)], "disclosures": disclosures}
+
+
+# --- imported tapes (absflow.services.tapes) ---------------------------------------------------
+
+#: The pool-asset columns committed per loan (balances in yuan, rates as fraction strings).
+COMMITTED_ASSET_FIELDS = (
+    "asset_id", "obligor_id", "balance", "original_principal", "rate", "region", "industry", "status",
+    "start_date", "maturity_date", "original_term_months", "remaining_term_months", "days_past_due", "grade",
+)
+ASSET_KEY_FIELD = "asset_id"
+
+
+def _batch_tape_ref(batch_id: int) -> str:
+    return f"batch-{batch_id}"
+
+
+def _rate_text(rate: float | None) -> str | None:
+    """A stored float rate as the shortest decimal that round-trips (0.0595, not 0.05949999…)."""
+    return None if rate is None else str(Decimal(repr(rate)))
+
+
+def _batch_records(session: Session, plan_code: str, batch_id: int) -> list[dict[str, Any]]:
+    """The loans of an imported asset tape, in import order, as committed records."""
+    plan = load_plan_row(session, plan_code)
+    batch = session.get(TapeBatchRow, batch_id)
+    if batch is None or batch.plan_id != plan.id:
+        raise NotFound(f"plan {plan_code} has no tape batch {batch_id}")
+    rows = session.execute(
+        select(PoolAssetRow.asset_id, PoolAssetRow.obligor_id, PoolAssetRow.balance_fen,
+               PoolAssetRow.original_principal_fen, PoolAssetRow.rate, PoolAssetRow.region, PoolAssetRow.industry,
+               PoolAssetRow.status, PoolAssetRow.start_date, PoolAssetRow.maturity_date,
+               PoolAssetRow.original_term_months, PoolAssetRow.remaining_term_months, PoolAssetRow.days_past_due,
+               PoolAssetRow.grade)
+        .where(PoolAssetRow.batch_id == batch_id).order_by(PoolAssetRow.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"tape batch {batch_id} of plan {plan_code} has no pool assets (a performance tape?)")
+    records = []
+    for r in rows:
+        values = (r.asset_id, r.obligor_id, fen_to_yuan(r.balance_fen),
+                  None if r.original_principal_fen is None else fen_to_yuan(r.original_principal_fen),
+                  _rate_text(r.rate), r.region, r.industry, r.status, r.start_date, r.maturity_date,
+                  r.original_term_months, r.remaining_term_months, r.days_past_due, r.grade)
+        records.append(dict(zip(COMMITTED_ASSET_FIELDS, values, strict=True)))
+    return records
+
+
+def commit_tape(ctx: Context, plan_code: str, batch_id: int) -> TapeCommitment:
+    """Commit an imported asset tape for selective disclosure (``absflow log commit-tape``).
+
+    An explicit step after the import (hashing ~15 fields of every loan does not fit the
+    import's time budget). Idempotent per batch.
+    """
+    ctx.require("edit", plan_code)
+    with transaction(ctx.engine) as session:
+        records = _batch_records(session, plan_code, batch_id)
+    return commit_records(ctx, plan_code, _batch_tape_ref(batch_id), records, key_field=ASSET_KEY_FIELD)
+
+
+def tape_disclosure_bundle(ctx: Context, plan_code: str, batch_id: int, *, asset_ids: Sequence[str] | None = None,
+                           fields: Sequence[str] = DEFAULT_DISCLOSED) -> dict[str, Any]:
+    """Investor disclosure of an imported tape: chosen fields of chosen loans (all: the masked tape)."""
+    ctx.require("download", plan_code)
+    with transaction(ctx.engine) as session:
+        records = _batch_records(session, plan_code, batch_id)
+    return disclosure_bundle(ctx, plan_code, _batch_tape_ref(batch_id), records, record_keys=asset_ids,
+                             fields=fields)
