@@ -11,6 +11,7 @@ from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.reports.pool_tables import STRAT_COLUMNS, strat_rows, summary_rows
+from absflow.services import book_demo
 from absflow.services import plans as plan_service
 from absflow.services import pool as pool_service
 from absflow.services import synth as synth_service
@@ -56,6 +57,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
     )
     result.tables.append(synth_service.import_demo_tape(ctx, plan.code, progress=progress)[1])
     result.tables.extend(pool_tables(ctx, plan.code, progress=progress))
+    result.tables.extend(book_demo.book_tables(ctx, plan.code, progress=progress))
     progress("adding one demo user per role")
     result.users = user_service.ensure_demo_users(ctx, plan.code)
     result.tables.append(
