@@ -45,7 +45,8 @@ def build(db: Path) -> tuple[object, str, list[datetime]]:
                                credit_code=first + credit_code_check_char(first))
     book.create_offering(
         ctx, plan.code, tranche_id="A", security_name="基准优A", security_code="139001", term_months=18,
-        terms=Offering(size_yuan=sum(1000 + 100 * (n % 7) for n in range(INVESTORS)) * WAN, rate_min=Decimal("0.02"), rate_max=Decimal("0.04"),
+        terms=Offering(size_yuan=sum(1000 + 100 * (n % 7) for n in range(INVESTORS)) * WAN,
+                       rate_min=Decimal("0.02"), rate_max=Decimal("0.04"),
                        bid_open=start, bid_close=start + timedelta(hours=6)),
         payment_deadline=start + timedelta(days=2), payee_name="基准资产管理有限公司", payee_bank="示例银行",
         payee_account="31001234567890",
