@@ -8,6 +8,7 @@ integer fen in the database; rates are fractions here and basis points in the da
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -671,10 +672,8 @@ def run_allocation(ctx: Context, plan_code: str, tranche_id: str) -> AllocationR
                              _investor_names(session, [line.investor_id for line in existing.lines]))
         else:
             record = _allocate_and_store(session, plan_code, tranche_id, plan, offering, now)
-    try:
+    with contextlib.suppress(PermissionDenied):  # the allocation stands; one who may edit the deal syncs later
         sync_coupon_to_deal(ctx, plan_code, tranche_id)
-    except PermissionDenied:  # the allocation stands; someone who may edit the deal syncs it later
-        pass
     return record
 
 
