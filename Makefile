@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CORE := domain tape pool cashflow revolving bookbuilding tlog access calendar
+CORE := domain tape pool cashflow revolving bookbuilding tlog access calendar deal
 
 .PHONY: install demo test lint bench serve clean
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-CORE = ["domain", "tape", "pool", "cashflow", "revolving", "bookbuilding", "tlog", "access", "calendar"]
+CORE = ["domain", "tape", "pool", "cashflow", "revolving", "bookbuilding", "tlog", "access", "calendar", "deal"]
 SRC = Path(__file__).resolve().parents[1] / "src" / "absflow"
 FORBIDDEN = re.compile(r"datetime\.now\(|date\.today\(|time\.time\(|os\.environ|os\.getenv|datetime\.utcnow\(")
 

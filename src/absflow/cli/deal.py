@@ -104,3 +104,54 @@ def advance(
         print_json(_plan_json(plan))
     else:
         console.print(f"{plan.code} is now {plan.status.value} ({plan.status.label_zh})")
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the deal document (docs/DEAL.md explains every field)."""
+    from absflow.deal import deal_json_schema
+
+    print_json(deal_json_schema())
+
+
+@app.command("validate")
+def validate(path: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check a deal document (YAML/JSON): every problem with its path; exit 2 if any."""
+    from absflow.services import deals as deal_service
+
+    with user_errors(as_json):
+        deal = deal_service.load_deal_file(path)
+    if as_json:
+        print_json({"valid": True, "name": deal.name, "tranches": [t.id for t in deal.tranches]})
+    else:
+        console.print(f"ok: {deal.name} ({len(deal.tranches)} tranches, {len(deal.triggers)} triggers)")
+
+
+@app.command("attach")
+def attach(code: str, path: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Attach a deal document to plan CODE as its next version (validated first; logged)."""
+    from absflow.services import deals as deal_service
+
+    with user_errors(as_json):
+        text = deal_service.read_deal_file(path)
+        version = deal_service.attach_deal(context(), code, text)
+    if as_json:
+        print_json({"code": code, "version": version.version, "sha256": version.sha256, "name": version.name})
+    else:
+        console.print(f"{code}: deal document version {version.version} ({version.sha256[:12]})")
+
+
+@app.command("document")
+def document(code: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """The current deal document of plan CODE (normalized JSON) and its versions."""
+    from absflow.services import deals as deal_service
+
+    with user_errors(as_json):
+        current = deal_service.current_deal_version(context(), code)
+        versions = deal_service.deal_versions(context(), code)
+    if as_json:
+        print_json({"code": code, "version": current.version, "sha256": current.sha256,
+                    "document": current.document})
+        return
+    table(f"{code} deal document versions", ["version", "name", "sha256", "attached"],
+          [(v, n, s[:12], at.isoformat()) for v, n, s, at in versions])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import db, deal, demo
+from absflow.cli import book, db, deal, demo, keys, log, verify
 
 app = typer.Typer(
     name="absflow",
@@ -14,7 +14,11 @@ app = typer.Typer(
 )
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
+app.add_typer(book.app, name="book")
 app.command("demo")(demo.demo)
+app.add_typer(log.app, name="log")
+app.add_typer(keys.app, name="keys")
+app.command("verify")(verify.verify)
 
 
 def main() -> None:

@@ -1,21 +1,27 @@
-"""Rows of the verifiable log: entries (leaves) in append order, and the log head."""
+"""Rows of the verifiable log: entries (leaves) in append order, the log head, the stored
+perfect subtree hashes (for O(log n) proofs), signed checkpoints, and tape commitments."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Date, DateTime, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from absflow.store.base import Base
 
 
 class LogHeadRow(Base):
-    """One row per log: its size. Appenders lock it, so indexes have no gaps or twins."""
+    """One row per log: its size and compact range. Appenders lock it, so indexes have no gaps or twins.
+
+    ``frontier`` is the concatenation of the 32-byte roots of the perfect subtrees making up
+    the tree, largest first (NULL for the empty tree); it gives the root without a scan.
+    """
 
     __tablename__ = "log_heads"
     log_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class LogEntryRow(Base):
@@ -29,3 +35,40 @@ class LogEntryRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class LogNodeRow(Base):
+    """The hash of the perfect subtree covering leaves ``[idx << level, (idx + 1) << level)``, level >= 1."""
+
+    __tablename__ = "log_nodes"
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class LogCheckpointRow(Base):
+    """A signed checkpoint (C2SP signed note), with the witness cosignatures added to it."""
+
+    __tablename__ = "log_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class TapeCommitmentRow(Base):
+    """A tape's selective-disclosure commitment: the secret its salts derive from (keep secret)."""
+
+    __tablename__ = "tape_commitments"
+    __table_args__ = (UniqueConstraint("plan_code", "tape_ref", name="uq_tape_commitments_plan_tape"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    tape_ref: Mapped[str] = mapped_column(String(64), nullable=False)
+    secret: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    record_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key_field: Mapped[str] = mapped_column(String(64), nullable=False)
+    log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

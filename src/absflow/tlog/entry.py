@@ -74,3 +74,32 @@ def entry_bytes(
             "time": recorded_at,
         }
     )
+
+
+KNOWN_VERSIONS = frozenset({ENTRY_VERSION})
+ENTRY_KEYS = frozenset({"v", "type", "plan", "business_date", "payload", "time"})
+
+
+class UnknownEntryVersion(CanonicalError):
+    """An entry written in a format version this verifier does not know."""
+
+
+def parse_entry(body: bytes) -> dict[str, Any]:
+    """Parse and check canonical entry bytes: known version, the v1 keys, and canonical form.
+
+    Raises CanonicalError (UnknownEntryVersion for a version it does not know) naming the problem.
+    """
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CanonicalError("entry body is not UTF-8 JSON") from None
+    if not isinstance(value, dict):
+        raise CanonicalError("entry body is not a JSON object")
+    version = value.get("v")
+    if version not in KNOWN_VERSIONS or isinstance(version, bool):
+        raise UnknownEntryVersion(f"unknown entry version {version!r} (this verifier knows: 1)")
+    if set(value) != ENTRY_KEYS:
+        raise CanonicalError(f"entry v1 has keys {sorted(ENTRY_KEYS)}, got {sorted(value)}")
+    if canonical_json(value) != body:
+        raise CanonicalError("entry body is not in canonical form (sorted keys, no spaces, no floats)")
+    return value

@@ -1,0 +1,633 @@
+"""The verifiable log as a service: proofs from the store, checkpoints, witnesses, audit, bundles.
+
+Proofs are built from stored perfect-subtree hashes (``log_nodes``) and leaf hashes, so an
+inclusion or consistency proof reads O(log n) rows. Checkpoints are C2SP signed notes;
+the log's signing key lives in a file (``ABSFLOW_LOG_KEY``, default ``./absflow-log.key``,
+created on first use) or is passed in ``ctx.extras["log_signer"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from absflow.domain.issues import AbsflowError, Conflict, Issue, Location, NotFound, ValidationFailed
+from absflow.services.context import Context
+from absflow.services.log import MAIN_LOG_ID, append_event, split_frontier
+from absflow.store.db import transaction
+from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
+from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
+from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, open_checkpoint, witness_cosign
+from absflow.tlog.disclosure import DEFAULT_DISCLOSED, canonical_value, commit_record, disclose, masked_pool_summary
+from absflow.tlog.entry import KNOWN_VERSIONS
+from absflow.tlog.hashing import leaf_hash, node_hash
+from absflow.tlog.merkle import (
+    EMPTY_ROOT,
+    consistency_ranges,
+    fold_pieces,
+    frontier_root,
+    inclusion_ranges,
+    perfect_pieces,
+)
+from absflow.tlog.merkle import (
+    inclusion_proof as memory_inclusion_proof,
+)
+from absflow.tlog.merkle import (
+    root as memory_root,
+)
+from absflow.tlog.note import SIG_COSIGNATURE_V1, SIG_ED25519, NoteError, SignerKey, VerifierKey, sign_note
+
+DEFAULT_KEY_FILE = "absflow-log.key"
+DEFAULT_ORIGIN = "absflow.local/log"
+
+
+class LogKeyError(AbsflowError):
+    code = "log_key"
+
+
+class WitnessRefusedError(Conflict):
+    """The witness declined to cosign: not signed by the log, a rollback, or a fork."""
+
+    code = "witness_refused"
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def generate_key(name: str, *, witness: bool = False) -> SignerKey:
+    """A fresh Ed25519 key: a log (note-signing, 0x01) key or a witness (cosignature, 0x04) key."""
+    try:
+        return SignerKey.from_seed(name, secrets.token_bytes(32), SIG_COSIGNATURE_V1 if witness else SIG_ED25519)
+    except NoteError as exc:
+        raise LogKeyError(str(exc)) from None
+
+
+def write_key_files(key: SignerKey, prefix: Path) -> tuple[Path, Path]:
+    """Write ``<prefix>.key`` (private, mode 0600) and ``<prefix>.pub`` (vkey); refuse to overwrite."""
+    private, public = prefix.with_suffix(".key"), prefix.with_suffix(".pub")
+    for path in (private, public):
+        if path.exists():
+            raise Conflict(f"{path} exists; keys are never overwritten (rotate by generating a new name)")
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.encode() + "\n")
+    public.write_text(key.verifier().encode() + "\n", encoding="ascii")
+    return private, public
+
+
+def read_signer(path: Path) -> SignerKey:
+    try:
+        return SignerKey.parse(path.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        raise LogKeyError(f"no key file {path}") from None
+    except (NoteError, UnicodeDecodeError) as exc:
+        raise LogKeyError(f"{path}: {exc}") from None
+
+
+def read_verifier(path: Path) -> VerifierKey:
+    try:
+        return VerifierKey.parse(path.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        raise LogKeyError(f"no key file {path}") from None
+    except (NoteError, UnicodeDecodeError) as exc:
+        raise LogKeyError(f"{path}: not a verifier key ({exc})") from None
+
+
+def log_signer(ctx: Context) -> SignerKey:
+    """The log's signing key: ``ctx.extras['log_signer']``, else the key file (created on first use)."""
+    signer = ctx.extras.get("log_signer")
+    if isinstance(signer, SignerKey):
+        return signer
+    path = Path(os.environ.get("ABSFLOW_LOG_KEY", DEFAULT_KEY_FILE))
+    if not path.exists():
+        key = generate_key(os.environ.get("ABSFLOW_LOG_ORIGIN", DEFAULT_ORIGIN))
+        write_key_files(key, path.with_suffix(""))
+    return read_signer(path)
+
+
+# --- reading hashes from the store ------------------------------------------------------------
+
+
+def _head(session: Session, *, lock: bool = False) -> LogHeadRow:
+    query = select(LogHeadRow).where(LogHeadRow.log_id == MAIN_LOG_ID)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one()
+
+
+def _fetch_pieces(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    wanted = set(wanted)
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = [i for level, i in wanted if level == 0]
+    nodes = [(level, i) for level, i in wanted if level > 0]
+    if leaves:
+        for idx, value in session.execute(
+            select(LogEntryRow.idx, LogEntryRow.leaf_hash).where(LogEntryRow.idx.in_(leaves))
+        ):
+            found[(0, idx)] = value
+    if nodes:
+        for level, idx, value in session.execute(
+            select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
+                tuple_(LogNodeRow.level, LogNodeRow.idx).in_(nodes)
+            )
+        ):
+            found[(level, idx)] = value
+    missing = wanted - set(found)
+    if missing:
+        raise AbsflowError(f"the log store is missing subtree hashes {sorted(missing)[:3]}; run `absflow log audit`",
+                           code="log_corrupt")
+    return found
+
+
+def _range_hashes(session: Session, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """MTH of each ``[start, end)`` from stored perfect subtrees, with one query per table."""
+    pieces = [perfect_pieces(s, e) for s, e in ranges]
+    found = _fetch_pieces(session, (p for group in pieces for p in group))
+    return [fold_pieces([found[p] for p in group]) for group in pieces]
+
+
+def _root_at(session: Session, size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    return _range_hashes(session, [(0, size)])[0]
+
+
+def _check_size(session: Session, size: int | None) -> int:
+    current = _head(session).size
+    if size is None:
+        return current
+    if not 0 <= size <= current:
+        raise NotFound(f"the log has {current} entries; there is no tree of size {size}")
+    return size
+
+
+def inclusion_proof_in(session: Session, index: int, size: int) -> list[bytes]:
+    if not 0 <= index < size:
+        raise NotFound(f"entry {index} is not in the log of size {size}")
+    return _range_hashes(session, inclusion_ranges(index, size))
+
+
+def consistency_proof_in(session: Session, old_size: int, new_size: int) -> list[bytes]:
+    if old_size == new_size or old_size == 0:
+        return []
+    if old_size > new_size:
+        raise ValidationFailed([Issue("bad_range", f"--from {old_size} is after --to {new_size}",
+                                      Location(field_path="from"), str(old_size))])
+    return _range_hashes(session, consistency_ranges(old_size, new_size))
+
+
+@dataclass(frozen=True)
+class LogHead:
+    size: int
+    root_hash: bytes
+
+
+def log_head(ctx: Context) -> LogHead:
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        head = _head(session)
+        return LogHead(head.size, frontier_root(split_frontier(head.frontier)))
+
+
+def inclusion_proof(ctx: Context, index: int, size: int | None = None) -> list[bytes]:
+    """Audit path of entry ``index`` in the tree of ``size`` entries (default: the whole log)."""
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        return inclusion_proof_in(session, index, _check_size(session, size))
+
+
+def consistency_proof(ctx: Context, old_size: int, new_size: int | None = None) -> list[bytes]:
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        new_size = _check_size(session, new_size)
+        return consistency_proof_in(session, _check_size(session, old_size), new_size)
+
+
+def root_at(ctx: Context, size: int) -> bytes:
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        return _root_at(session, _check_size(session, size))
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    id: int
+    size: int
+    root_hash: bytes
+    note: str
+    reason: str
+    created_at: datetime
+
+
+def _info(row: LogCheckpointRow) -> CheckpointInfo:
+    return CheckpointInfo(row.id, row.size, row.root_hash, row.note, row.reason, row.created_at)
+
+
+def make_checkpoint(ctx: Context, *, reason: str = "on_demand", plan_code: str | None = None,
+                    signer: SignerKey | None = None) -> CheckpointInfo:
+    """Sign a checkpoint of the whole log now (after each daily run, and on demand).
+
+    Idempotent: if the newest checkpoint already covers the current size, it is returned.
+    """
+    ctx.require("edit", plan_code)
+    key = signer or log_signer(ctx)
+    with transaction(ctx.engine) as session:
+        head = _head(session, lock=True)
+        root_hash = frontier_root(split_frontier(head.frontier))
+        latest = session.execute(
+            select(LogCheckpointRow).order_by(LogCheckpointRow.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if latest is not None and latest.size == head.size and latest.root_hash == root_hash:
+            return _info(latest)
+        origin = _origin(session, key)
+        note = sign_note(Checkpoint(origin, head.size, root_hash).text(), [key])
+        row = LogCheckpointRow(size=head.size, root_hash=root_hash, note=note, reason=reason, created_at=ctx.now())
+        session.add(row)
+        session.flush()
+        return _info(row)
+
+
+def _note_text(note: str) -> str:
+    return note[:note.rfind("\n\n") + 1]
+
+
+def _origin(session: Session, key: SignerKey) -> str:
+    """The log's origin: that of its first checkpoint (stable across key rotations), else the key name."""
+    first = session.execute(select(LogCheckpointRow.note).order_by(LogCheckpointRow.id).limit(1)).scalar_one_or_none()
+    if first is None:
+        return key.name
+    return Checkpoint.parse(_note_text(first)).origin
+
+
+def latest_checkpoint(ctx: Context) -> CheckpointInfo | None:
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        row = session.execute(
+            select(LogCheckpointRow).order_by(LogCheckpointRow.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        return _info(row) if row else None
+
+
+def list_checkpoints(ctx: Context) -> list[CheckpointInfo]:
+    ctx.require("view", None)
+    with transaction(ctx.engine) as session:
+        rows = session.execute(select(LogCheckpointRow).order_by(LogCheckpointRow.id)).scalars().all()
+        return [_info(r) for r in rows]
+
+
+def _checkpoint_at(session: Session, size: int) -> LogCheckpointRow | None:
+    return session.execute(
+        select(LogCheckpointRow).where(LogCheckpointRow.size == size).order_by(LogCheckpointRow.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+# --- witnesses -----------------------------------------------------------------------------
+
+
+def _read_state(path: Path) -> WitnessState | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return WitnessState(data["origin"], int(data["size"]), bytes.fromhex(data["root"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LogKeyError(f"witness state {path} is unreadable: {exc}") from None
+
+
+def _write_state(path: Path, state: WitnessState) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"origin": state.origin, "size": state.size, "root": state.root_hash.hex()}),
+                   encoding="utf-8")
+    tmp.replace(path)
+
+
+def witness_cosign_latest(ctx: Context, *, witness: SignerKey, state_path: Path,
+                          log_keys: Sequence[VerifierKey]) -> CheckpointInfo:
+    """Have ``witness`` cosign the newest checkpoint, after it checks consistency with its state.
+
+    The witness keeps its own state file (the last checkpoint it cosigned); the proof comes
+    from the store but is verified by the witness, so a forked or rewritten log is refused
+    (``WitnessRefused``, nothing changes).
+    """
+    ctx.require("view", None)
+    state = _read_state(state_path)
+    with transaction(ctx.engine) as session:
+        row = session.execute(
+            select(LogCheckpointRow).order_by(LogCheckpointRow.id.desc()).limit(1).with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound("the log has no checkpoint yet; run `absflow log checkpoint`")
+        proof: list[bytes] = []
+        if state is not None and 0 < state.size <= row.size:
+            proof = consistency_proof_in(session, state.size, row.size)
+        try:
+            note, new_state = witness_cosign(row.note, witness=witness, log_keys=log_keys, last=state,
+                                             consistency_proof=proof, timestamp=int(ctx.now().timestamp()))
+        except WitnessRefused as exc:
+            raise WitnessRefusedError(f"{witness.name} refuses to cosign: {exc}") from None
+        row.note = note
+        session.flush()
+        info = _info(row)
+    _write_state(state_path, new_state)
+    return info
+
+
+# --- bundles --------------------------------------------------------------------------------
+
+
+def _entry_json(row: LogEntryRow, checkpoint: int, proof: Sequence[bytes]) -> dict[str, Any]:
+    return {"index": row.idx, "body": row.body.decode("utf-8"), "checkpoint": checkpoint,
+            "proof": [p.hex() for p in proof]}
+
+
+def entry_bundle(ctx: Context, plan_code: str, index: int) -> dict[str, Any]:
+    """A bundle proving entry ``index`` of plan ``plan_code`` is in the log (newest checkpoint)."""
+    ctx.require("download", plan_code)
+    with transaction(ctx.engine) as session:
+        entry = session.get(LogEntryRow, index)
+        if entry is None or entry.plan_code != plan_code:
+            raise NotFound(f"plan {plan_code} has no log entry {index}")
+        needed = index + 1
+    checkpoint = _ensure_checkpoint(ctx, needed)
+    with transaction(ctx.engine) as session:
+        entry = session.get(LogEntryRow, index)
+        assert entry is not None
+        proof = inclusion_proof_in(session, index, checkpoint.size)
+        return {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note],
+                "entries": [_entry_json(entry, 0, proof)]}
+
+
+def _ensure_checkpoint(ctx: Context, size_needed: int) -> CheckpointInfo:
+    latest = latest_checkpoint(ctx)
+    if latest is not None and latest.size >= size_needed:
+        return latest
+    return make_checkpoint(ctx, reason="export")
+
+
+def checkpoint_bundle(ctx: Context) -> dict[str, Any]:
+    info = _ensure_checkpoint(ctx, 0)
+    return {"format": BUNDLE_FORMAT, "checkpoints": [info.note]}
+
+
+def consistency_bundle(ctx: Context, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """A bundle with the checkpoints at ``old_size`` and ``new_size`` and the proof between them."""
+    ctx.require("view", None)
+    if new_size is None:
+        new_size = make_checkpoint(ctx, reason="export").size
+    with transaction(ctx.engine) as session:
+        sizes = sorted({s for (s,) in session.execute(select(LogCheckpointRow.size))})
+        old_row, new_row = _checkpoint_at(session, old_size), _checkpoint_at(session, new_size)
+        missing = [s for s, r in ((old_size, old_row), (new_size, new_row)) if r is None]
+        if missing:
+            raise NotFound(f"no checkpoint at size {missing[0]}; checkpoints exist at sizes: "
+                           f"{', '.join(map(str, sizes)) or 'none'}")
+        assert old_row is not None and new_row is not None
+        if old_size > new_size:
+            raise ValidationFailed([Issue("bad_range", f"--from {old_size} is after --to {new_size}",
+                                          Location(field_path="from"), str(old_size))])
+        proof = consistency_proof_in(session, old_size, new_size)
+        return {"format": BUNDLE_FORMAT, "checkpoints": [old_row.note, new_row.note],
+                "consistency": [{"from": 0, "to": 1, "proof": [p.hex() for p in proof]}]}
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    size: int
+    entries_checked: int
+    nodes_checked: int
+    checkpoints_checked: int
+    signatures_checked: int
+    problem: str | None = None
+    first_bad_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _time_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
+    """Recompute everything from the stored rows; report the first entry that disagrees.
+
+    Checks: indexes contiguous; each body parses (known version) and agrees with its
+    columns; leaf hashes; every stored subtree hash; the head's size and compact range;
+    every checkpoint's root (and signature, when ``keys`` are given).
+    """
+    ctx.require("admin", None)
+    with transaction(ctx.engine) as session:
+        return _audit(session, keys)
+
+
+def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
+    head = _head(session)
+    leaves: list[bytes] = []
+    counts = {"entries": 0, "nodes": 0, "checkpoints": 0, "signatures": 0}
+
+    def report(problem: str, index: int | None) -> AuditReport:
+        return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"],
+                           counts["signatures"], problem, index)
+
+    query = select(LogEntryRow.idx, LogEntryRow.entry_type, LogEntryRow.plan_code, LogEntryRow.business_date,
+                   LogEntryRow.recorded_at, LogEntryRow.body, LogEntryRow.leaf_hash).order_by(LogEntryRow.idx)
+    result = session.execute(query.execution_options(yield_per=20000))
+    expected = 0
+    for idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf in result:
+        if idx != expected:
+            result.close()
+            return report(f"entry {expected} is missing (found index {idx} next)", expected)
+        counts["entries"] += 1
+        expected += 1
+        body = bytes(body)
+        leaf = leaf_hash(body)
+        if bytes(stored_leaf) != leaf:
+            result.close()
+            return report(f"entry {idx}: the stored leaf hash does not match its content", idx)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            result.close()
+            return report(f"entry {idx}: the content is not JSON", idx)
+        if not isinstance(parsed, dict) or parsed.get("v") not in KNOWN_VERSIONS:
+            result.close()
+            return report(f"entry {idx}: unknown entry version", idx)
+        columns = (entry_type, plan_code, business_date.isoformat() if business_date else None,
+                   _time_text(recorded_at))
+        if columns != (parsed.get("type"), parsed.get("plan"), parsed.get("business_date"), parsed.get("time")):
+            result.close()
+            return report(f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx)
+        leaves.append(leaf)
+    if expected != head.size:
+        return report(f"the head says {head.size} entries, the store has {expected}", min(expected, head.size))
+
+    # every stored perfect subtree, level by level
+    level_hashes = [leaves]
+    node_query = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).order_by(LogNodeRow.level, LogNodeRow.idx)
+    stored = session.execute(node_query.execution_options(yield_per=20000))
+    nodes_iter = iter(stored)
+    total_expected = 0
+    level = 0
+    while len(level_hashes[level]) >= 2:
+        below = level_hashes[level]
+        level_hashes.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        level += 1
+    for lv in range(1, len(level_hashes)):
+        for i, value in enumerate(level_hashes[lv]):
+            total_expected += 1
+            row = next(nodes_iter, None)
+            if row is None:
+                return report(f"subtree hash (level {lv}, index {i}) is missing", i << lv)
+            s_level, s_idx, s_hash = row
+            if (s_level, s_idx) != (lv, i):
+                stored.close()
+                return report(f"subtree hash (level {s_level}, index {s_idx}) is out of place "
+                              f"(expected level {lv}, index {i})", min(i << lv, s_idx << s_level))
+            counts["nodes"] += 1
+            if bytes(s_hash) != value:
+                stored.close()
+                return report(f"subtree hash (level {lv}, index {i}) over entries {i << lv}–{((i + 1) << lv) - 1} "
+                              "disagrees with the entries", i << lv)
+    extra = next(nodes_iter, None)
+    if extra is not None:
+        stored.close()
+        return report(f"an unexpected subtree hash (level {extra[0]}, index {extra[1]}) is stored",
+                      extra[1] << extra[0])
+
+    def root_of(size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        return fold_pieces([level_hashes[lv][i] for lv, i in perfect_pieces(0, size)])
+
+    frontier = [level_hashes[lv][i] for lv, i in perfect_pieces(0, head.size)]
+    if split_frontier(head.frontier) != frontier:
+        return report("the log head's compact range disagrees with the entries", head.size - 1 if head.size else None)
+
+    for row in session.execute(select(LogCheckpointRow).order_by(LogCheckpointRow.id)).scalars():
+        counts["checkpoints"] += 1
+        if row.size > head.size:
+            return report(f"checkpoint {row.id} is for size {row.size}, beyond the log", head.size)
+        try:
+            if keys:
+                checkpoint, _ = open_checkpoint(row.note, keys)
+                counts["signatures"] += 1
+            else:
+                checkpoint = Checkpoint.parse(_note_text(row.note))
+        except NoteError as exc:
+            return report(f"checkpoint {row.id} (size {row.size}): {exc}", None)
+        actual = root_of(row.size)
+        if checkpoint.size != row.size or checkpoint.root_hash != actual or row.root_hash != actual:
+            return report(f"checkpoint {row.id} (size {row.size}) does not match the root recomputed from the "
+                          "entries (entries and hashes were rewritten together)", None)
+    return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"], counts["signatures"])
+
+
+# --- selective disclosure of loan tapes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TapeCommitment:
+    plan_code: str
+    tape_ref: str
+    root_hash: bytes
+    record_count: int
+    log_index: int
+
+
+def commit_records(ctx: Context, plan_code: str, tape_ref: str, records: Sequence[Mapping[str, Any]], *,
+                   key_field: str = "loan_id", secret: bytes | None = None) -> TapeCommitment:
+    """Commit each record as salted per-field hashes; log the tape root (``tape.committed``).
+
+    The per-tape secret the salts derive from is stored (keep the database private) so
+    disclosures can be made later. Idempotent per (plan, tape): committing again returns
+    the existing commitment if the records are unchanged, else Conflict.
+    """
+    ctx.require("edit", plan_code)
+    problems = [Issue("missing_key", f"record has no {key_field!r}", Location(row=i + 1, field_path=key_field))
+                for i, r in enumerate(records) if r.get(key_field) in (None, "")]
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction(ctx.engine) as session:
+        existing = session.execute(select(TapeCommitmentRow).where(
+            TapeCommitmentRow.plan_code == plan_code, TapeCommitmentRow.tape_ref == tape_ref)).scalar_one_or_none()
+        use_secret = existing.secret if existing is not None else (secret or secrets.token_bytes(32))
+        leaves = [commit_record(r, use_secret, str(r[key_field])).leaf_hash for r in records]
+        root_hash = memory_root(leaves)
+        if existing is not None:
+            if existing.root_hash != root_hash:
+                raise Conflict(f"tape {tape_ref} of plan {plan_code} was committed with other records")
+            return TapeCommitment(plan_code, tape_ref, root_hash, len(leaves), existing.log_index)
+        now = ctx.now()
+        fields = sorted({name for r in records for name in r})
+        log_index = append_event(
+            session, entry_type=TAPE_COMMIT_TYPE, plan_code=plan_code, recorded_at=now,
+            payload={"tape": tape_ref, "root": root_hash.hex(), "count": len(leaves), "key_field": key_field,
+                     "fields": fields, "scheme": "absflow-field/v1",
+                     "summary": masked_pool_summary([_summary_view(r) for r in records])},
+        )
+        session.add(TapeCommitmentRow(plan_code=plan_code, tape_ref=tape_ref, secret=use_secret, root_hash=root_hash,
+                                      record_count=len(leaves), key_field=key_field, log_index=log_index,
+                                      created_at=now))
+        return TapeCommitment(plan_code, tape_ref, root_hash, len(leaves), log_index)
+
+
+def _summary_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: canonical_value(record[k]) for k in DEFAULT_DISCLOSED if k in record}
+
+
+def disclosure_bundle(ctx: Context, plan_code: str, tape_ref: str, records: Sequence[Mapping[str, Any]], *,
+                      record_keys: Sequence[str] | None = None,
+                      fields: Sequence[str] = DEFAULT_DISCLOSED) -> dict[str, Any]:
+    """A bundle disclosing ``fields`` of the chosen records (all = the masked tape), with proofs.
+
+    ``records`` must be the committed records in their committed order.
+    """
+    ctx.require("download", plan_code)
+    with transaction(ctx.engine) as session:
+        row = session.execute(select(TapeCommitmentRow).where(
+            TapeCommitmentRow.plan_code == plan_code, TapeCommitmentRow.tape_ref == tape_ref)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"tape {tape_ref} of plan {plan_code} has no commitment; run `absflow log commit-tape`")
+        secret, key_field, log_index = row.secret, row.key_field, row.log_index
+        keys = [str(r[key_field]) for r in records]
+        leaves = [commit_record(r, secret, k).leaf_hash for r, k in zip(records, keys, strict=True)]
+        if memory_root(leaves) != row.root_hash or len(leaves) != row.record_count:
+            raise Conflict(f"the records of tape {tape_ref} differ from what was committed")
+    checkpoint = _ensure_checkpoint(ctx, log_index + 1)
+    position = {k: i for i, k in enumerate(keys)}
+    wanted = list(range(len(records))) if record_keys is None else []
+    if record_keys is not None:
+        unknown = [k for k in record_keys if k not in position]
+        if unknown:
+            raise NotFound(f"tape {tape_ref} has no record {unknown[0]!r}")
+        wanted = [position[k] for k in record_keys]
+    disclosures = []
+    for i in wanted:
+        item = disclose(records[i], secret=secret, record_key=keys[i], index=i, size=len(leaves),
+                        proof=memory_inclusion_proof(i, leaves), reveal=fields)
+        item["entry"] = log_index
+        disclosures.append(item)
+    with transaction(ctx.engine) as session:
+        entry = session.get(LogEntryRow, log_index)
+        assert entry is not None
+        proof = inclusion_proof_in(session, log_index, checkpoint.size)
+        return {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note],
+                "entries": [_entry_json(entry, 0, proof)], "disclosures": disclosures}

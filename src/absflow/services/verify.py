@@ -1,0 +1,39 @@
+"""Offline verification of proof bundles: files in, statements out. No database, no network."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from absflow.tlog.bundle import BundleError, BundleReport, verify_bundle
+from absflow.tlog.note import NoteError, VerifierKey
+
+
+def load_keys(paths: Sequence[Path]) -> list[VerifierKey]:
+    """Verifier keys (vkey text, one per file). Raises BundleError naming the bad file."""
+    keys = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BundleError(f"cannot read key file {path}: {exc.strerror}") from None
+        try:
+            keys.append(VerifierKey.parse(text))
+        except NoteError as exc:
+            raise BundleError(f"key file {path} is not a verifier key: {exc}") from None
+    return keys
+
+
+def verify_bundle_file(bundle_path: Path, key_paths: Sequence[Path]) -> BundleReport:
+    """Read and verify a bundle; raises BundleError with a message naming what failed."""
+    keys = load_keys(key_paths)
+    if not keys:
+        raise BundleError("give at least one --key (the log's public key file)")
+    try:
+        data = json.loads(bundle_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BundleError(f"cannot read bundle {bundle_path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"bundle {bundle_path} is not valid JSON: {exc}") from None
+    return verify_bundle(data, keys)
