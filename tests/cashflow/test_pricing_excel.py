@@ -60,7 +60,7 @@ def test_yield_inverts_price_for_every_basis(basis: int) -> None:
 
 
 def test_last_coupon_period_closed_form_and_par() -> None:
-    """Inside the last period Excel uses simple interest; a bond priced at its coupon rate on a coupon date is at par."""
+    """Inside the last period Excel uses simple interest; priced at its coupon on a coupon date a bond is at par."""
     settle, maturity = date(2024, 9, 1), date(2024, 12, 31)
     price = bond_price(settle, maturity, 0.05, 0.06, 100, 2, 1)
     assert bond_yield(settle, maturity, 0.05, price, 100, 2, 1) == pytest.approx(0.06, abs=1e-12)

@@ -19,6 +19,7 @@ from absflow.cashflow.projection import (
     project,
 )
 from absflow.domain.issues import ValidationFailed
+from absflow.domain.money import yuan_to_fen
 
 speeds_prepay = st.one_of(
     st.floats(0, 0.6).map(Speed.cpr), st.floats(0, 800).map(Speed.psa), st.floats(0, 0.05).map(Speed.abs_speed)
@@ -187,7 +188,7 @@ def test_bad_inputs_are_all_reported() -> None:
 def test_fen_conversion_is_exact(loans: LoanArrays, a: Assumptions) -> None:
     pool = project(loans, a).pool
     fen = pool_to_fen(pool)
-    assert fen.begin_balance[0] == round(float(loans.balance.sum()) * 100)
+    assert fen.begin_balance[0] == yuan_to_fen(float(loans.balance.sum()))
     for t in range(fen.periods):
         assert fen.end_balance[t] == (
             fen.begin_balance[t] - fen.scheduled_principal[t] - fen.prepayment[t] - fen.default[t]
@@ -197,5 +198,5 @@ def test_fen_conversion_is_exact(loans: LoanArrays, a: Assumptions) -> None:
     assert fen.end_balance[-1] == 0
     assert sum(fen.loss) + sum(fen.recovery) == sum(fen.default)
     for name in ("interest", "net_interest"):
-        assert sum(fen.column(name)) == round(float(pool.column(name).sum()) * 100)
-        assert all(abs(f - v * 100) < 1 + 1e-6 * v * 100 for f, v in zip(fen.column(name), pool.column(name)))
+        assert sum(fen.column(name)) == yuan_to_fen(float(pool.column(name).sum()))
+        assert all(abs(f - v * 100) < 1 + 1e-6 * v * 100 for f, v in zip(fen.column(name), pool.column(name), strict=True))
