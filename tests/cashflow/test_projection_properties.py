@@ -91,7 +91,7 @@ def test_compiled_kernel_equals_plain_python(loans: LoanArrays, a: Assumptions) 
 @settings(max_examples=40, deadline=None)
 @given(
     st.floats(1, 1e7),
-    st.one_of(st.just(0.0), st.floats(1e-4, 0.3)),  # the annuity factor is exact to 1e-12 for real rates
+    st.one_of(st.just(0.0), st.floats(1e-6, 0.3)),
     st.integers(1, 360),
 )
 def test_zero_speeds_reproduce_the_schedule(balance: float, rate: float, term: int) -> None:
@@ -199,4 +199,5 @@ def test_fen_conversion_is_exact(loans: LoanArrays, a: Assumptions) -> None:
     assert sum(fen.loss) + sum(fen.recovery) == sum(fen.default)
     for name in ("interest", "net_interest"):
         assert sum(fen.column(name)) == yuan_to_fen(float(pool.column(name).sum()))
-        assert all(abs(f - v * 100) < 1 + 1e-6 * v * 100 for f, v in zip(fen.column(name), pool.column(name), strict=True))
+        cells = zip(fen.column(name), pool.column(name), strict=True)
+        assert all(abs(f - v * 100) < 1 + 1e-6 * v * 100 for f, v in cells)

@@ -475,7 +475,8 @@ def _kernel(
             accrued = 0.0
             accrued_net = 0.0
             shrink = 1.0 / (1.0 + r)
-            compound = (1.0 + r) ** float(n)  # (1 + r)^n, divided by (1 + r) as n falls
+            # (1 + r)^n − 1 for the remaining n, kept directly (no cancellation): c(n−1) = (c(n) − r)/(1 + r)
+            compound_m1 = math.expm1(float(n) * math.log1p(r))
             for t in range(horizon):
                 if b <= 0.0:
                     break
@@ -491,7 +492,7 @@ def _kernel(
                     if n <= 1:
                         f = 1.0
                     elif r > 1e-9:  # below that the annuity factor loses precision; 1/n is exact enough
-                        f = r / (compound - 1.0)
+                        f = r / compound_m1
                     else:
                         f = 1.0 / n
                 elif k == 1:  # equal principal
@@ -536,7 +537,7 @@ def _kernel(
                     accrued -= intr
                     accrued_net -= nint
                 n -= 1
-                compound *= shrink
+                compound_m1 = (compound_m1 - r) * shrink
                 acc[blk, t, s, 0] += sched
                 acc[blk, t, s, 1] += prep
                 acc[blk, t, s, 2] += d
