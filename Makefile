@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(VENV)/bin/absflow demo
+	$(VENV)/bin/absflow demo --serve
 
 test: install
 	$(PY) -m pytest -q

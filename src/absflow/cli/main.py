@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import book, db, deal, demo, keys, log, verify
+from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
 
 app = typer.Typer(
     name="absflow",
@@ -16,9 +16,12 @@ app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
 app.add_typer(book.app, name="book")
 app.command("demo")(demo.demo)
+app.add_typer(user.app, name="user")
+app.command("serve")(serve.serve)
 app.add_typer(log.app, name="log")
 app.add_typer(keys.app, name="keys")
 app.command("verify")(verify.verify)
+app.add_typer(cashflow.app, name="cashflow")
 
 
 def main() -> None:

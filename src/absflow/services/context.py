@@ -42,6 +42,19 @@ class Context:
             return
         self.authorizer(self, action, plan_code)
 
+    def can(self, action: str, plan_code: str | None = None) -> bool:
+        """Whether ``require`` would pass, without recording a denial (for filtering lists)."""
+        if self.actor is None or self.authorizer is None:
+            return True
+        allows = getattr(self.authorizer, "allows", None)
+        if allows is not None:
+            return bool(allows(self, action, plan_code))
+        try:
+            self.authorizer(self, action, plan_code)
+        except Exception:
+            return False
+        return True
+
     def as_actor(self, actor: Any, authorizer: Authorizer) -> Context:
         return replace(self, actor=actor, authorizer=authorizer)
 

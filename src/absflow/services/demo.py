@@ -11,6 +11,7 @@ from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.services import plans as plan_service
+from absflow.services import users as user_service
 from absflow.services.context import Context
 
 DEMO_PLAN_NAME = "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
@@ -29,6 +30,8 @@ Table = tuple[str, Sequence[str], Sequence[Sequence[Any]]]
 class DemoResult:
     plan_code: str
     tables: list[Table] = field(default_factory=list)
+    #: (username, role, password) of the demo users, one per role
+    users: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) -> DemoResult:
@@ -47,5 +50,11 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
             [("status", f"{plan.status.value} {plan.status.label_zh}"),
              *[(p.role.value, p.name) for p in plan.parties]],
         )
+    )
+    progress("adding one demo user per role")
+    result.users = user_service.ensure_demo_users(ctx, plan.code)
+    result.tables.append(
+        ("Demo users 演示用户 (passwords are new on every run)", ["user", "role", "password"],
+         [(name, f"{role.value} {role.label_zh}", password) for name, role, password in result.users])
     )
     return result

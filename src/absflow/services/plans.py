@@ -130,14 +130,7 @@ def list_plans(ctx: Context) -> list[Plan]:
             select(PlanRow).options(selectinload(PlanRow.parties)).order_by(PlanRow.code)
         ).scalars().all()
         plans = [_to_plan(r) for r in rows]
-    visible = []
-    for plan in plans:
-        try:
-            ctx.require("view", plan.code)
-        except Exception:
-            continue
-        visible.append(plan)
-    return visible
+    return [plan for plan in plans if ctx.can("view", plan.code)]
 
 
 def get_plan(ctx: Context, code: str) -> Plan:

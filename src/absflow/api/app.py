@@ -1,0 +1,103 @@
+"""The FastAPI application: REST API under ``/api/v1``, server-rendered pages, static assets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from absflow.api import errors
+from absflow.api.routes import jobs, plans, users
+from absflow.api.settings import Settings, settings_from_env
+from absflow.domain.issues import AbsflowError
+from absflow.services import jobs as job_service
+from absflow.services.context import Context, open_context
+
+API_PREFIX = "/api/v1"
+
+#: Scripts and styles only from this server; no inline script, no CDN, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(plans.router)
+    router.include_router(users.router)
+    router.include_router(jobs.router)
+    return router
+
+
+def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
+    """The app on ``ctx`` (default: ``ABSFLOW_DATABASE_URL``, schema upgraded)."""
+    from absflow.web import pages  # the pages depend on the API's deps; imported here to avoid a cycle
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if app.state.settings.run_worker:
+            worker = job_service.Worker(app.state.ctx)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="absflow",
+        version="1",
+        summary="Exchange ABS plans: registry, pool, cash flows, daily operations, bookbuilding, verifiable log.",
+        docs_url=None,  # the interactive docs pull scripts from a CDN; the schema is at /openapi.json
+        redoc_url=None,
+    )
+    app.state.ctx = ctx or open_context()
+    app.state.settings = settings or settings_from_env()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+    @app.exception_handler(AbsflowError)
+    async def absflow_error(request: Request, exc: AbsflowError) -> Response:
+        if is_api(request):
+            return errors.problem_from_error(exc, request.url.path)
+        return pages.error_page(request, exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return errors.http_problem(request, exc)
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        return errors.request_validation_problem(request, exc)
+
+    app.include_router(api_router())
+    pages.install(app)
+    return app

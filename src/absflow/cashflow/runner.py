@@ -1,0 +1,242 @@
+"""The deal runner: deal + pool + scenario → per-period pool, tranche, account, fee and trigger results.
+
+The pool of a revolving deal (margin-financing receivables, seed 001) is modelled in
+aggregate, day by day: each calendar day the balance earns its rate (ACT/365), repays
+``payment_rate_monthly`` (converted to a daily rate) and defaults at the scenario's CDR
+(converted likewise); recoveries = defaults × (1 − severity), received the same day.
+On revolving days (before the interim window of each period, while the deal may
+revolve) the collections the purchase mode allows buy new assets at par the same day;
+in the window and after the revolving period, collections stay in the collection account.
+At the final payment date, end-of-term unsettled assets are repurchased at par when the
+deal names that repurchase obligation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
+from absflow.cashflow.waterfall import PeriodResult, PoolPeriod, WaterfallEngine, to_fen
+from absflow.deal import model as m
+from absflow.deal.document import field_path
+from absflow.domain.issues import Issue, Location, ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class RatingStep:
+    on_or_after: date
+    rating: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Assumptions of one run (rates are fractions; CDR annual; payment rate monthly)."""
+
+    name: str = "base"
+    cdr: float = 0.0
+    default_multiple: float = 1.0  # multiplies cdr (breakeven searches over it)
+    severity: float = 0.0
+    payment_rate_monthly: float | None = None  # overrides the rep lines'
+    pool_rate: float | None = None  # overrides the rep lines' rate
+    delinquency_rate: float = 0.0
+    ineligible_rate: Decimal = Decimal(0)
+    fund_idle_rate: Decimal = Decimal(0)
+    originator_rating: tuple[RatingStep, ...] = ()
+    index_rates: dict[str, Decimal] = field(default_factory=dict)
+
+    def rating_on(self, day: date) -> str | None:
+        current = None
+        for step in self.originator_rating:
+            if step.on_or_after <= day:
+                current = step.rating
+        return current
+
+
+class _RatingStepDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on_or_after: date
+    rating: str
+
+
+class ScenarioDoc(BaseModel):
+    """Scenario file (YAML/JSON)."""
+
+    model_config = ConfigDict(extra="forbid", title="absflow cash-flow scenario")
+    name: str = "base"
+    cdr: float = Field(0.0, ge=0, le=1, description="annual constant default rate, fraction of balance")
+    default_multiple: float = Field(1.0, ge=0)
+    severity: float = Field(0.0, ge=0, le=1)
+    payment_rate_monthly: float | None = Field(None, gt=0, le=1)
+    pool_rate: float | None = Field(None, ge=0)
+    delinquency_rate: float = Field(0.0, ge=0, le=1)
+    ineligible_rate: Decimal = Decimal(0)
+    fund_idle_rate: Decimal = Decimal(0)
+    originator_rating: str | list[_RatingStepDoc] | None = None
+    index_rates: dict[str, Decimal] = Field(default_factory=dict)
+
+
+def parse_scenario(data: Any) -> Scenario:
+    """A Scenario from loaded YAML/JSON (None → the base scenario); problems as ValidationFailed."""
+    if data is None:
+        return Scenario()
+    try:
+        doc = ScenarioDoc.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed([
+            Issue(e["type"], e["msg"], Location(field_path=field_path(tuple(e["loc"]))),
+                  None if isinstance(e.get("input"), dict | list) else str(e.get("input")))
+            for e in exc.errors(include_url=False)
+        ]) from None
+    rating: tuple[RatingStep, ...] = ()
+    if isinstance(doc.originator_rating, str):
+        rating = (RatingStep(date.min, doc.originator_rating),)
+    elif doc.originator_rating:
+        rating = tuple(RatingStep(s.on_or_after, s.rating) for s in doc.originator_rating)
+    return Scenario(
+        name=doc.name, cdr=doc.cdr, default_multiple=doc.default_multiple, severity=doc.severity,
+        payment_rate_monthly=doc.payment_rate_monthly, pool_rate=doc.pool_rate,
+        delinquency_rate=doc.delinquency_rate, ineligible_rate=doc.ineligible_rate,
+        fund_idle_rate=doc.fund_idle_rate, originator_rating=rating, index_rates=dict(doc.index_rates),
+    )
+
+
+@dataclass
+class DealRun:
+    """Everything a run produced, period by period."""
+
+    deal: m.Deal
+    scenario: Scenario
+    periods: list[PeriodResult]
+
+    def tranche_cashflows(self, tranche_id: str) -> list[tuple[date, int, int, int]]:
+        """(payment date, interest fen, principal fen, residual fen) for each period."""
+        return [
+            (r.period.end, r.tranches[tranche_id].interest_paid_fen, r.tranches[tranche_id].principal_paid_fen,
+             r.tranches[tranche_id].residual_paid_fen)
+            for r in self.periods
+        ]
+
+    def tranche_loss_fen(self, tranche_id: str) -> int:
+        """Principal never repaid plus interest due and never paid, at the end of the run, fen."""
+        last = self.periods[-1].tranches[tranche_id]
+        return last.end_balance_fen + last.interest_unpaid_fen
+
+
+def _daily_rate(annual_or_monthly: float, periods_per_year: float) -> float:
+    """Per-day rate equivalent to ``annual_or_monthly`` compounded ``periods_per_year`` times a year."""
+    return 1.0 - float((1.0 - annual_or_monthly) ** (periods_per_year / 365.0))
+
+
+@dataclass
+class _AggregatePool:
+    balance: float
+    rate: float
+    daily_repay: float
+    daily_default: float
+    severity: float
+
+    def run_days(self, days: int, reinvest: Callable[[float, float], float]) -> tuple[float, float, float, float,
+                                                                                      float]:
+        """Run ``days`` calendar days; ``reinvest(principal, interest)`` returns what is bought back in.
+
+        Returns (interest, principal, defaults, recoveries, purchases) summed over the days.
+        """
+        interest = principal = defaults = recoveries = purchases = 0.0
+        balance = self.balance
+        for _ in range(days):
+            day_interest = balance * self.rate / 365.0
+            day_default = balance * self.daily_default
+            day_principal = (balance - day_default) * self.daily_repay
+            day_recovery = day_default * (1.0 - self.severity)
+            balance -= day_default + day_principal
+            bought = reinvest(day_principal + day_recovery, day_interest)
+            balance += bought
+            interest += day_interest
+            principal += day_principal
+            defaults += day_default
+            recoveries += day_recovery
+            purchases += bought
+        self.balance = balance
+        return interest, principal, defaults, recoveries, purchases
+
+
+def _pool_model(deal: m.Deal, scenario: Scenario) -> _AggregatePool:
+    lines = deal.pool.rep_lines
+    if deal.pool.source is not m.PoolSource.REP_LINES or not lines:
+        raise ValidationFailed([Issue(
+            "pool_not_supported", "the deal runner models rep-line pools; give pool.source rep_lines",
+            Location(field_path="pool.source"), deal.pool.source.value)])
+    unsupported = [i for i, r in enumerate(lines) if r.amortization is not m.Amortization.REVOLVING]
+    if unsupported:
+        raise ValidationFailed([Issue(
+            "pool_not_supported",
+            "the aggregate pool model runs revolving lines (payment rate); amortizing lines need the loan-level "
+            "projection", Location(field_path=f"pool.rep_lines[{i}].amortization"), lines[i].amortization.value)
+            for i in unsupported])
+    total = sum(float(r.balance) for r in lines)
+    rate = scenario.pool_rate if scenario.pool_rate is not None else sum(
+        float(r.balance) * float(r.rate) for r in lines) / total
+    monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else sum(
+        float(r.balance) * float(r.payment_rate_monthly or 0) for r in lines) / total
+    cdr = min(1.0, scenario.cdr * scenario.default_multiple)
+    return _AggregatePool(total, rate, _daily_rate(monthly, 12.0), _daily_rate(cdr, 1.0), scenario.severity)
+
+
+def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None = None,
+             *, progress: Callable[[int, int], None] | None = None) -> DealRun:
+    """Run the deal over all its periods under ``scenario`` (base scenario by default)."""
+    scenario = scenario or Scenario()
+    periods: list[Period] = build_periods(deal, calendar)
+    pool = _pool_model(deal, scenario)
+    engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates, initial_pool_fen=to_fen(
+        Decimal(repr(pool.balance))))
+    mode = deal.revolving.purchase_mode if deal.revolving else m.PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL
+    buys_interest = mode is not m.PurchaseMode.PRINCIPAL_BUY_PRINCIPAL
+    end_of_term_repurchase = any(
+        r.kind is m.RepurchaseKind.END_OF_TERM_UNSETTLED for r in deal.credit_enhancement.repurchase)
+    results: list[PeriodResult] = []
+    for number, period in enumerate(periods, 1):
+        begin = pool.balance
+        revolving = engine.revolving_allowed(period)
+        rev_days = (period.revolving_until - period.start).days if revolving and period.revolving_until else 0
+        rev_days = max(0, min(rev_days, period.days))
+
+        def buy(principal: float, interest: float) -> float:
+            return principal + (interest if buys_interest else 0.0)
+
+        i1, p1, d1, r1, _ = pool.run_days(rev_days, buy)
+        i2, p2, d2, r2, _ = pool.run_days(period.days - rev_days, lambda p, i: 0.0)
+        # to fen: the revolving-day purchases equal exactly the collections the mode lets buy
+        rev_interest_fen, rev_principal_fen = to_fen(Decimal(repr(i1))), to_fen(Decimal(repr(p1 + r1)))
+        purchases_fen = rev_principal_fen + (rev_interest_fen if buys_interest else 0)
+        interest_fen = rev_interest_fen + to_fen(Decimal(repr(i2)))
+        principal_side_fen = rev_principal_fen + to_fen(Decimal(repr(p2 + r2)))
+        recoveries_fen = min(principal_side_fen, to_fen(Decimal(repr(r1 + r2))))
+        principal_fen = principal_side_fen - recoveries_fen
+        repurchase_fen = 0
+        if period.is_final and end_of_term_repurchase and pool.balance > 0:
+            repurchase_fen = to_fen(Decimal(repr(pool.balance)))
+            pool.balance = 0.0
+        end_fen = to_fen(Decimal(repr(pool.balance)))
+        pool_period = PoolPeriod(
+            begin_balance_fen=to_fen(Decimal(repr(begin))), interest_fen=interest_fen, principal_fen=principal_fen,
+            recoveries_fen=recoveries_fen, defaults_fen=to_fen(Decimal(repr(d1 + d2))), end_balance_fen=end_fen,
+            purchases_fen=purchases_fen if revolving else 0,
+            delinquent_fen=to_fen(Decimal(repr(pool.balance * scenario.delinquency_rate))),
+            ineligible_rate=scenario.ineligible_rate, fund_idle_rate=scenario.fund_idle_rate,
+            originator_rating=scenario.rating_on(period.end), repurchase_fen=repurchase_fen,
+        )
+        result = engine.step(pool_period)
+        # purchases at the payment date (buy_assets) join the pool
+        pool.balance += (result.purchases_fen - pool_period.purchases_fen) / 100.0
+        results.append(result)
+        if progress is not None:
+            progress(number, len(periods))
+    return DealRun(deal, scenario, results)
+

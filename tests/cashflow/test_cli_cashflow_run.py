@@ -1,0 +1,69 @@
+"""`absflow cashflow run`: workbook, JSON and CSV outputs; a bad deal exits 2 and runs nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from absflow.cli import common
+from absflow.cli.main import app
+
+DEALS = Path(__file__).resolve().parents[2] / "examples" / "deals"
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("ABSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    common.context.cache_clear()
+    yield CliRunner()
+    common.context.cache_clear()
+
+
+def test_run_writes_the_workbook(runner: CliRunner, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: stress\ncdr: 0.02\nseverity: 0.4\noriginator_rating: AAA\n", encoding="utf-8")
+    out = tmp_path / "run.xlsx"
+    result = runner.invoke(app, ["cashflow", "run", str(DEALS / "03_qilu_dfzq_1.yaml"), "--scenario", str(scenario),
+                                 "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["scenario"] == "stress" and body["periods"] == 3
+    assert [r["tranche"] for r in body["summary"]] == ["A", "B"]
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Summary", "Pool", "Tranche A", "Tranche B", "Accounts", "Fees", "Triggers"]
+    a = book["Tranche A"]
+    header = [c.value for c in a[1]]
+    assert header[:4] == ["period", "payment_date", "begin_balance", "interest_due"]
+    assert a.cell(row=2, column=3).value == 950_000_000.0
+
+
+def test_run_json_and_csv(runner: CliRunner, tmp_path: Path) -> None:
+    for suffix in (".json", ".csv"):
+        out = tmp_path / f"run{suffix}"
+        result = runner.invoke(app, ["cashflow", "run", str(DEALS / "05_zhongtou_dgzq_1.yaml"), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_size > 0
+    data = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert set(data["tranches"]) == {"A", "B", "C"}
+    assert data["pool"][0]["begin_balance"] == "1500000000.00"
+
+
+def test_bad_deal_exits_2_with_paths(runner: CliRunner, tmp_path: Path) -> None:
+    data = yaml.safe_load((DEALS / "03_qilu_dfzq_1.yaml").read_text(encoding="utf-8"))
+    data["tranches"][0]["size"] = "-1"
+    data["waterfalls"]["revolving"][2]["support"] = [{"liquidity": "nobody"}]
+    data["dates"]["legal_maturity"] = "2015-01-01"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "never.xlsx"
+    result = runner.invoke(app, ["cashflow", "run", str(bad), "--out", str(out), "--json"])
+    assert result.exit_code == 2
+    fields = {e["field"] for e in json.loads(result.stdout)["errors"]}
+    assert {"tranches[0].size", "waterfalls.revolving[2].support[0].liquidity", "dates.legal_maturity"} <= fields
+    assert not out.exists()
