@@ -69,7 +69,8 @@ def test_grant_narrows_the_role() -> None:
 def test_global_actions() -> None:
     assert may(who(Role.PLAN_MANAGER), "create") and not may(who(Role.INVESTOR), "create")
     assert may(who(Role.ADMIN), "admin") and not may(who(Role.REGULATOR), "admin")
-    assert all(may(who(r), "list") for r in Role)
+    assert all(may(who(r), "list") and may(who(r), "view") for r in Role)  # log-wide facts
+    assert not may(who(Role.INVESTOR), "edit")
     assert not may(who(Role.ADMIN), "launch_missiles")
 
 

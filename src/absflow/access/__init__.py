@@ -70,10 +70,15 @@ ROLE_PLAN_CAPABILITIES: dict[Role, frozenset[Action]] = {
 }
 
 #: Global (not plan-scoped) actions per role. Everyone signed in may ask for the plan list.
+#: Global "edit" covers log-wide operations such as signing a checkpoint.
 ROLE_GLOBAL_CAPABILITIES: dict[Role, frozenset[Action]] = {
-    Role.PLAN_MANAGER: frozenset({Action.LIST, Action.CREATE}),
-    Role.ADMIN: frozenset({Action.LIST, Action.CREATE, Action.ADMIN}),
+    Role.PLAN_MANAGER: frozenset({Action.LIST, Action.CREATE, Action.EDIT}),
+    Role.ADMIN: frozenset(Action),
 }
+
+#: Global actions every signed-in user may take: list plans (filtered) and view log-wide facts
+#: (log size, signed checkpoints) that exist to be checked by outsiders.
+EVERYONE_GLOBAL: frozenset[Action] = frozenset({Action.LIST, Action.VIEW})
 
 #: Roles that act on every plan without a per-plan grant.
 ALL_PLANS_ROLES: frozenset[Role] = frozenset({Role.REGULATOR, Role.ADMIN})
@@ -148,7 +153,7 @@ def decide(principal: Principal, action: str, plan_code: str | None) -> Decision
     except ValueError:
         return Decision(Verdict.DENY, f"unknown action {action!r}")
     if plan_code is None:
-        if wanted in ROLE_GLOBAL_CAPABILITIES.get(principal.role, frozenset()) or wanted is Action.LIST:
+        if wanted in ROLE_GLOBAL_CAPABILITIES.get(principal.role, frozenset()) or wanted in EVERYONE_GLOBAL:
             return Decision(Verdict.ALLOW, "role")
         return Decision(Verdict.DENY, f"role {principal.role.value} may not {wanted.value}")
     allowed = plan_actions(principal, plan_code)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import jobs, plans, users
+from absflow.api.routes import jobs, log, plans, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
 from absflow.services import jobs as job_service
@@ -40,6 +40,7 @@ def api_router() -> APIRouter:
     router.include_router(plans.router)
     router.include_router(users.router)
     router.include_router(jobs.router)
+    router.include_router(log.router)
     return router
 
 

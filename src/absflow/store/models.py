@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import absflow.store.bookbuilding  # noqa: F401
 import absflow.store.deals  # noqa: F401
+import absflow.store.tapes  # noqa: F401
 from absflow.store import log, plans  # noqa: F401
 from absflow.store import users as user_rows  # noqa: F401
 from absflow.store.base import Base

@@ -50,6 +50,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "days": ("天", "days"),
     "overview": ("概览", "Overview"),
     "users": ("用户", "Users"),
+    "log": ("存证日志", "Log"),
+    "checkpoints": ("签名检查点", "Signed checkpoints"),
+    "size": ("日志长度", "Size"),
+    "root_hash": ("根哈希", "Root hash"),
+    "reason": ("原因", "Reason"),
+    "none": ("暂无", "None"),
+    "log_entries": ("本计划的日志条目", "Entries of this plan"),
+    "business_date": ("业务日期", "Business date"),
+    "content": ("内容", "Content"),
+    "proof": ("存在性证明", "Inclusion proof"),
+    "log_entry": ("日志条目", "Log entry"),
+    "checking": ("正在浏览器中校验证明…", "Checking the proof in your browser…"),
+    "proof_ok": ("已在浏览器中校验：该条目包含在签名检查点所承诺的日志中",
+                 "Checked in your browser: the entry is in the log the signed checkpoint commits to"),
+    "proof_bad": ("校验失败：证明与检查点不符", "Check failed: the proof does not match the checkpoint"),
+    "leaf_hash": ("叶哈希", "Leaf hash"),
+    "checkpoint": ("检查点", "Checkpoint"),
+    "computed_root": ("由证明计算的根哈希", "Root computed from the proof"),
+    "proof_explained": ("叶哈希 = SHA-256(0x00 ‖ 条目)，沿证明路径逐层计算 SHA-256(0x01 ‖ 左 ‖ 右) "
+                        "得到根哈希，与检查点中的根哈希比对（RFC 9162）。签名可用 absflow verify 离线校验。",
+                        "Leaf hash = SHA-256(0x00 ‖ entry); the proof path is folded with SHA-256(0x01 ‖ left ‖ right) "
+                        "to a root compared with the checkpoint's root (RFC 9162). Check the signature offline with "
+                        "absflow verify."),
+    "download_bundle": ("下载证明包（JSON）", "Download the proof bundle (JSON)"),
 }
 
 

@@ -26,7 +26,9 @@ from absflow.access import Principal
 from absflow.api.deps import SESSION_COOKIE, session_of
 from absflow.domain.issues import AbsflowError
 from absflow.domain.plan import ALLOWED_TRANSITIONS, PlanStatus
+from absflow.services import logview
 from absflow.services import plans as plan_service
+from absflow.services import tlog as tlog_service
 from absflow.services import users as user_service
 from absflow.services.access import as_principal
 from absflow.services.context import Context
@@ -41,7 +43,7 @@ templates = Environment(loader=PackageLoader("absflow.web", "templates"), autoes
 router = APIRouter(include_in_schema=False)
 
 #: Extra entries for the plan page's navigation: (label key, path suffix). Areas add theirs.
-PLAN_SECTIONS: list[tuple[str, str]] = []
+PLAN_SECTIONS: list[tuple[str, str]] = [("log", "log")]
 
 
 class SignInRequired(Exception):
@@ -205,6 +207,24 @@ def plan_advance(request: Request, code: str, to_status: str = Form(...), csrf_t
     check_csrf(request, csrf_token)
     plan_service.advance_plan(ctx, code, to_status)
     return RedirectResponse(f"/plans/{quote(code)}", status_code=303)
+
+
+@router.get("/plans/{code}/log")
+def plan_log(request: Request, code: str, before: int | None = None) -> Response:
+    ctx = page_context(request)
+    plan = plan_service.get_plan(ctx, code)
+    entries, total = logview.plan_entries(ctx, code, limit=200, before=before)
+    return render(request, "log.html", plan=plan, entries=entries, total=total,
+                  checkpoints=list(reversed(tlog_service.list_checkpoints(ctx)))[:20],
+                  can_download=ctx.can("download", code))
+
+
+@router.get("/plans/{code}/log/{index}")
+def plan_log_entry(request: Request, code: str, index: int) -> Response:
+    ctx = page_context(request)
+    plan = plan_service.get_plan(ctx, code)
+    ctx.require("download", code)
+    return render(request, "log_entry.html", plan=plan, index=index)
 
 
 def install(app: FastAPI, extra_routers: list[APIRouter] | None = None) -> None:

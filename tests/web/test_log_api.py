@@ -1,0 +1,47 @@
+"""Log explorer API: a plan's entries and an inclusion proof that checks against the signed checkpoint."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from absflow.access import Role
+from absflow.tlog.hashing import leaf_hash
+from absflow.tlog.merkle import verify_inclusion
+from tests.web.conftest import World, bearer
+
+
+@pytest.fixture(autouse=True)
+def log_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ABSFLOW_LOG_KEY", str(tmp_path / "log.key"))
+
+
+def test_plan_entries_and_a_proof_that_verifies(client: TestClient, world: World) -> None:
+    h = bearer(world, Role.INVESTOR)
+    listed = client.get(f"/api/v1/plans/{world.plan_a}/log", headers=h).json()
+    assert listed["total"] >= 2 and {e["entry_type"] for e in listed["entries"]} >= {"plan.created", "access.granted"}
+    entry = listed["entries"][-1]
+    bundle = client.get(f"/api/v1/plans/{world.plan_a}/log/{entry['index']}/proof", headers=h)
+    assert bundle.status_code == 200, bundle.text
+    body = bundle.json()
+    note_lines = body["checkpoints"][0].split("\n")
+    size, root = int(note_lines[1]), base64.b64decode(note_lines[2])
+    e = body["entries"][0]
+    assert verify_inclusion(leaf_hash(e["body"].encode()), e["index"], size, [bytes.fromhex(p) for p in e["proof"]],
+                            root)
+    # another plan's entries and proofs are not there for this investor
+    assert client.get(f"/api/v1/plans/{world.plan_b}/log", headers=h).status_code == 404
+    other = client.get("/api/v1/plans/ABS-2026-0002/log", headers=bearer(world, Role.REGULATOR)).json()
+    assert client.get(f"/api/v1/plans/{world.plan_b}/log/{other['entries'][0]['index']}/proof",
+                      headers=h).status_code == 404
+
+
+def test_internal_control_may_view_but_not_download_proofs(client: TestClient, world: World) -> None:
+    h = bearer(world, Role.INTERNAL_CONTROL)
+    listed = client.get(f"/api/v1/plans/{world.plan_a}/log", headers=h).json()
+    r = client.get(f"/api/v1/plans/{world.plan_a}/log/{listed['entries'][0]['index']}/proof", headers=h)
+    assert r.status_code == 403
+    assert client.get("/api/v1/log/head", headers=h).json()["size"] > 0
