@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.conftest import World, bearer
 
 from absflow.access import Role
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.merkle import verify_inclusion
-from tests.web.conftest import World, bearer
 
 
 @pytest.fixture(autouse=True)
