@@ -24,12 +24,15 @@ DEAL = parse_deal_text(
 
 def test_payment_dates_and_windows_on_the_sse_calendar() -> None:
     periods = build_periods(DEAL, default_calendar())
-    assert [p.end for p in periods] == [date(2016, 12, 1), date(2017, 6, 1), date(2017, 12, 1)]
+    assert [p.end for p in periods[:3]] == [date(2016, 12, 1), date(2017, 6, 1), date(2017, 12, 1)]
+    # after the expected maturity: monthly extension periods up to the legal maturity 2019-12-01 (a Sunday → 2nd)
+    assert periods[3].is_extension and periods[3].end == date(2018, 1, 2)
+    assert periods[-1].end == date(2019, 12, 2) and len(periods) == 3 + 24
     assert periods[0].window_start == date(2016, 11, 25)
     assert periods[0].revolving_until == date(2016, 11, 25)
     assert periods[1].window_start == date(2017, 5, 25)  # 31, 27 (make-up Saturday), 26, 25 May
     assert periods[2].revolving_until == date(2017, 11, 10)  # revolving ends 2017-11-09
-    assert periods[2].is_final and not periods[1].is_final
+    assert periods[2].is_final and not periods[1].is_final and not periods[2].is_extension
 
 
 def _period_one(window_interest_fen: int, window_principal_fen: int) -> tuple[PoolPeriod, WaterfallEngine]:

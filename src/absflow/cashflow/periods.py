@@ -28,6 +28,9 @@ class BusinessCalendar(Protocol):
 class Period:
     """One payment period ``(start, end]``; ``end`` is the adjusted payment date.
 
+    ``is_final``: principal is due in full (the expected maturity, and every extension
+    period after it while anything is unpaid, monthly up to the legal maturity).
+
     ``window_start``: first day of the interim amortization window (collections from it
     on are kept for the payment), or None. ``revolving_until``: purchases may happen on
     days before this date (None: no revolving in the period).
@@ -42,6 +45,7 @@ class Period:
     is_final: bool
     interest_payable: frozenset[str]  # tranche ids whose interest falls due on ``end``
     in_revolving_period: bool
+    is_extension: bool = False  # after the expected maturity, up to the legal maturity
 
     @property
     def days(self) -> int:
@@ -120,8 +124,13 @@ def _interest_payable(deal: m.Deal, unadjusted: date, is_final: bool, revolving:
     return frozenset(payable)
 
 
-def build_periods(deal: m.Deal, calendar: BusinessCalendar) -> list[Period]:
-    """The deal's payment periods, first starting on the establishment date."""
+def build_periods(deal: m.Deal, calendar: BusinessCalendar, *, extend: bool = True) -> list[Period]:
+    """The deal's payment periods, first starting on the establishment date.
+
+    With ``extend`` and an expected maturity before the legal maturity, monthly extension
+    periods follow the expected maturity up to the legal maturity (a runner stops once
+    everything is paid).
+    """
     convention = deal.dates.business_day_convention.value
     unadjusted = unadjusted_payment_dates(deal.dates)
     revolving = deal.periods.revolving
@@ -149,4 +158,23 @@ def build_periods(deal: m.Deal, calendar: BusinessCalendar) -> list[Period]:
             in_revolving_period=in_revolving,
         ))
         start = end
+    expected = deal.dates.expected_maturity
+    if extend and expected is not None and expected < deal.dates.legal_maturity:
+        day = expected.day
+        k = 1
+        while True:
+            raw = _add_months(expected, k, day)
+            raw = min(raw, deal.dates.legal_maturity)
+            end = calendar.adjust(raw, convention)
+            if end > start:
+                periods.append(Period(
+                    index=len(periods) + 1, start=start, end=end, unadjusted_end=raw, window_start=None,
+                    revolving_until=None, is_final=True,
+                    interest_payable=_interest_payable(deal, raw, True, False), in_revolving_period=False,
+                    is_extension=True,
+                ))
+                start = end
+            if raw >= deal.dates.legal_maturity:
+                break
+            k += 1
     return periods

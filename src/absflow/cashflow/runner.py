@@ -220,7 +220,7 @@ def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None
         recoveries_fen = min(principal_side_fen, to_fen(Decimal(repr(r1 + r2))))
         principal_fen = principal_side_fen - recoveries_fen
         repurchase_fen = 0
-        if period.is_final and end_of_term_repurchase and pool.balance > 0:
+        if period.is_final and not period.is_extension and end_of_term_repurchase and pool.balance > 0:
             repurchase_fen = to_fen(Decimal(repr(pool.balance)))
             pool.balance = 0.0
         end_fen = to_fen(Decimal(repr(pool.balance)))
@@ -238,5 +238,8 @@ def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None
         results.append(result)
         if progress is not None:
             progress(number, len(periods))
+        if period.is_final and all(
+                t.end_balance_fen == 0 and t.interest_unpaid_fen == 0 for t in result.tranches.values()):
+            break  # everything paid: no extension periods needed
     return DealRun(deal, scenario, results)
 

@@ -32,8 +32,11 @@ def to_fen(yuan: Decimal) -> int:
     return int((yuan * _FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+_ONE = Decimal(1)
+
+
 def _round_fen(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return int(value.quantize(_ONE, rounding=ROUND_HALF_EVEN))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,9 @@ class WaterfallEngine:
         self._liq_by_id = {x.id: x for x in deal.credit_enhancement.liquidity_support}
         self._sp_by_id = {x.id: x for x in deal.credit_enhancement.shortfall_payment}
         self._accrual_cache: dict[tuple[int, m.DayCount], Decimal] = {}
+        self._coupon = {t.id: self.coupon_rate(t) for t in deal.tranches}
+        self._threshold_cache: dict[str, Decimal] = {}
+        self._seniors = tuple(t.id for t in deal.tranches if t.tranche_class is m.TrancheClass.SENIOR)
 
     # ------------------------------------------------------------------ helpers
     def coupon_rate(self, tranche: m.Tranche) -> Decimal:
@@ -250,22 +256,22 @@ class WaterfallEngine:
         return initial
 
     # ------------------------------------------------------------------ triggers
-    def _metric_value(self, metric: m.Metric, pool: PoolPeriod) -> str | None:
+    def _metric_value(self, metric: m.Metric, pool: PoolPeriod) -> Decimal | str | None:
+        """The metric's value this period: a Decimal fraction (yuan for the shortfall), a rating, or None."""
         initial = self.initial_pool_fen or 1
         if metric is m.Metric.CUMULATIVE_DEFAULT_RATE:
-            return str(Decimal(self.cumulative_defaults_fen) / Decimal(initial))
+            return Decimal(self.cumulative_defaults_fen) / Decimal(initial)
         if metric is m.Metric.DELINQUENCY_RATE:
-            base = pool.end_balance_fen or 1
-            return str(Decimal(pool.delinquent_fen) / Decimal(base))
+            return Decimal(pool.delinquent_fen) / Decimal(pool.end_balance_fen or 1)
         if metric is m.Metric.INELIGIBLE_ASSET_RATE:
-            return str(pool.ineligible_rate)
+            return pool.ineligible_rate
         if metric is m.Metric.FUND_IDLE_RATE:
-            return str(pool.fund_idle_rate)
+            return pool.fund_idle_rate
         if metric is m.Metric.ORIGINATOR_RATING:
             return pool.originator_rating
         if metric is m.Metric.POOL_FACTOR:
-            return str(Decimal(pool.end_balance_fen) / Decimal(initial))
-        return str(Decimal(self.senior_interest_shortfall_fen) / _FEN_PER_YUAN)
+            return Decimal(pool.end_balance_fen) / Decimal(initial)
+        return Decimal(self.senior_interest_shortfall_fen) / _FEN_PER_YUAN
 
     def _test_triggers(self, period: Period, pool: PoolPeriod) -> tuple[list[TriggerState], list[m.Trigger]]:
         states: list[TriggerState] = []
@@ -273,17 +279,27 @@ class WaterfallEngine:
         for trigger in self.deal.triggers:
             value = self._metric_value(trigger.metric, pool)
             threshold = trigger.threshold.value_on(period.end)
-            testable = value is not None and threshold is not None and (
-                trigger.test_from is None or period.end >= trigger.test_from)
-            breached = bool(testable and metric_breached(trigger.metric, trigger.comparison, value or "",
-                                                          threshold or ""))
+            breached = False
+            if value is not None and threshold is not None and (
+                    trigger.test_from is None or period.end >= trigger.test_from):
+                if isinstance(value, Decimal):
+                    breached = _compare(trigger.comparison, value, self._threshold(threshold))
+                else:
+                    breached = metric_breached(trigger.metric, trigger.comparison, value, threshold)
             if breached and not trigger.curable:
                 self.sticky.add(trigger.id)
             is_active = breached or trigger.id in self.sticky
             if is_active:
                 active.append(trigger)
-            states.append(TriggerState(trigger.id, trigger.metric.value, value or "", threshold, breached, is_active))
+            states.append(TriggerState(trigger.id, trigger.metric.value, "" if value is None else str(value),
+                                       threshold, breached, is_active))
         return states, active
+
+    def _threshold(self, text: str) -> Decimal:
+        value = self._threshold_cache.get(text)
+        if value is None:
+            value = self._threshold_cache[text] = Decimal(text)
+        return value
 
     # ------------------------------------------------------------------ the period
     def step(self, pool: PoolPeriod) -> PeriodResult:
@@ -314,9 +330,9 @@ class WaterfallEngine:
         # accruals
         for t in self.deal.tranches:
             flow = tranches[t.id]
-            accrued = _round_fen(
-                Decimal(flow.begin_balance_fen) * self.coupon_rate(t) * self._fraction(period, t.interest.day_count)
-            )
+            rate = self._coupon[t.id]
+            accrued = _round_fen(Decimal(flow.begin_balance_fen) * rate * self._fraction(
+                period, t.interest.day_count)) if rate else 0
             flow.interest_accrued_fen = accrued
             carried = self.interest_unpaid[t.id] + accrued
             flow.interest_due_fen = carried if t.id in period.interest_payable else 0
@@ -360,8 +376,7 @@ class WaterfallEngine:
             flow.end_balance_fen = self.tranche_balance[t.id]
             flow.interest_unpaid_fen = self.interest_unpaid[t.id]
         self.senior_interest_shortfall_fen = sum(
-            max(0, tranches[t.id].interest_due_fen - tranches[t.id].interest_paid_fen)
-            for t in self.deal.tranches if t.tranche_class is m.TrancheClass.SENIOR
+            max(0, tranches[i].interest_due_fen - tranches[i].interest_paid_fen) for i in self._seniors
         )
         for fee_id, fee_flow in result.fees.items():
             fee_flow.unpaid_fen = self.fee_unpaid[fee_id]
