@@ -198,7 +198,8 @@ def irr(amounts: Sequence[float], *, low: float = -0.99, high: float = 10.0) -> 
     k = np.arange(len(values), dtype=np.float64)
 
     def npv(r: float) -> float:
-        return float(np.sum(values / (1.0 + r) ** k))
+        with np.errstate(all="ignore"):
+            return float(np.sum(values / (1.0 + r) ** k))
 
     return float(brentq(npv, low, high, xtol=1e-14, rtol=1e-14, maxiter=500))
 
@@ -212,7 +213,8 @@ def xirr(dates: Sequence[date], amounts: Sequence[float], *, low: float = -0.99,
     values = np.asarray(amounts, dtype=np.float64)
 
     def npv(r: float) -> float:
-        return float(np.sum(values / (1.0 + r) ** t))
+        with np.errstate(all="ignore"):
+            return float(np.sum(values / (1.0 + r) ** t))
 
     return float(brentq(npv, low, high, xtol=1e-14, rtol=1e-14, maxiter=500))
 
