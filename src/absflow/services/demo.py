@@ -11,6 +11,7 @@ from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.services import plans as plan_service
+from absflow.services import synth as synth_service
 from absflow.services import users as user_service
 from absflow.services.context import Context
 
@@ -51,6 +52,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
              *[(p.role.value, p.name) for p in plan.parties]],
         )
     )
+    result.tables.append(synth_service.import_demo_tape(ctx, plan.code, progress=progress)[1])
     progress("adding one demo user per role")
     result.users = user_service.ensure_demo_users(ctx, plan.code)
     result.tables.append(
