@@ -120,7 +120,7 @@ def pool_metrics(payload: PoolPayload, scenario: Scenario) -> dict[str, float]:
     pool_yield = float("nan")
     if original > 0 and cash.sum() > 0:
         try:
-            pool_yield = irr([-original, *cash.tolist()]) * ppy
+            pool_yield = irr([-original, *cash.tolist()], low=-0.5, high=1.0) * ppy
         except ValueError:
             pool_yield = float("nan")
     return {
