@@ -7,6 +7,7 @@ import typer
 from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
 from absflow.cli import daily as daily_cli
 from absflow.cli import pool as pool_cli
+from absflow.cli import report as report_cli
 from absflow.cli import synth as synth_cli
 from absflow.cli import tape as tape_cli
 
@@ -32,6 +33,7 @@ app.add_typer(cashflow.app, name="cashflow")
 app.add_typer(daily_cli.app, name="daily")
 app.add_typer(daily_cli.revolve_app, name="revolve")
 app.command("simulate")(daily_cli.simulate)
+app.add_typer(report_cli.app, name="report")
 
 
 def main() -> None:
