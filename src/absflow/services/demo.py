@@ -11,6 +11,7 @@ from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.reports.pool_tables import STRAT_COLUMNS, strat_rows, summary_rows
+from absflow.services import book_demo
 from absflow.services import plans as plan_service
 from absflow.services import pool as pool_service
 from absflow.services import synth as synth_service
@@ -58,6 +59,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
     imported, tape_table = synth_service.import_demo_tape(ctx, plan.code, progress=progress)
     result.tables.append(tape_table)
     result.tables.extend(pool_tables(ctx, plan.code, progress=progress))
+    result.tables.extend(book_demo.book_tables(ctx, plan.code, progress=progress))
     result.tables.extend(daily_simulation_tables(ctx, progress=progress))
     result.tables.append(log_demo_table(ctx, plan.code, imported.batch_id, progress=progress))
     progress("adding one demo user per role")
