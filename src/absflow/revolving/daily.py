@@ -1103,7 +1103,9 @@ def _purchase(
     result: EligibilityResult = check_eligibility(
         cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
     )
-    owned = candidates.get_column("contract_id").is_in(sorted(owned_elsewhere | set(pool.get_column("asset_id"))))
+    codes = candidates.get_column("contract_id")
+    owned = codes.is_in(pool.get_column("asset_id").implode()) | codes.is_in(
+        pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode())
     owned_np = owned.to_numpy()
     eligible = result.eligible & ~owned_np
     price = cand_table.principal_fen.copy()
