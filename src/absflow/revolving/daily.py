@@ -647,6 +647,13 @@ def run_day(
         removals[asset_id] = "repaid"
         events.append(AssetEvent(asset_id, "repaid"))
 
+    # An open repurchase whose asset left the pool another way (repaid by the client) is closed.
+    for asset_id in removals:
+        item = updated_repurchases.get(asset_id, repurchases.get(asset_id))
+        if item is not None and item.settled_on is None:
+            updated_repurchases[asset_id] = replace(item, settled_on=day)
+            events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
+
     # 5. mark to market (positions × close prices, cash and debts per client).
     pool = _mark_to_market(pool, inputs)
 
