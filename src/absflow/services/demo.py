@@ -13,6 +13,7 @@ from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.services import plans as plan_service
 from absflow.services import users as user_service
 from absflow.services.context import Context
+from absflow.services.demo_deal import attach_and_run_demo_deal
 
 DEMO_PLAN_NAME = "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
 DEMO_PARTIES = (
@@ -57,4 +58,5 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
         ("Demo users 演示用户 (passwords are new on every run)", ["user", "role", "password"],
          [(name, f"{role.value} {role.label_zh}", password) for name, role, password in result.users])
     )
+    result.tables.extend(attach_and_run_demo_deal(ctx, plan.code, progress))
     return result
