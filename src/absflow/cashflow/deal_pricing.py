@@ -7,7 +7,6 @@ the brentq breakeven helper) are :mod:`absflow.cashflow.pricing`'s; this module 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -80,8 +79,8 @@ def tranche_metrics(run: DealRun, tranche_id: str, *, settlement: date | None = 
                           a.convexity, a.principal_window, loss, irr)
 
 
-def deal_metrics(run: DealRun, *, settlement: date | None = None,
-                 prices: dict[str, float] | None = None, yields: dict[str, float] | None = None) -> list[TrancheMetrics]:
+def deal_metrics(run: DealRun, *, settlement: date | None = None, prices: dict[str, float] | None = None,
+                 yields: dict[str, float] | None = None) -> list[TrancheMetrics]:
     """Metrics of every tranche (at its issue price unless a price or a yield is given for it)."""
     prices, yields = prices or {}, yields or {}
     return [
@@ -124,7 +123,12 @@ def breakeven_for_tranche(deal: m.Deal, calendar: BusinessCalendar, tranche_id: 
     def loss(x: float) -> float:
         nonlocal runs
         runs += 1
-        trial = replace(base, **{variable.value: x})
+        if variable is BreakevenVariable.DEFAULT_MULTIPLE:
+            trial = replace(base, default_multiple=x)
+        elif variable is BreakevenVariable.CDR:
+            trial = replace(base, cdr=x)
+        else:
+            trial = replace(base, severity=x)
         return run_deal(deal, calendar, trial).tranche_loss_fen(tranche_id) / 100.0
 
     found = breakeven(loss, low, top, xtol=xtol)

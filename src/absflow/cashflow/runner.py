@@ -13,9 +13,9 @@ deal names that repurchase obligation.
 
 from __future__ import annotations
 
+from calendar import monthrange as _monthrange
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from calendar import monthrange as _monthrange
 from datetime import date
 from decimal import Decimal
 from typing import Any

@@ -11,22 +11,30 @@ from absflow.cli.common import context
 from absflow.cli.output import console, print_json, table, user_errors
 
 
-def _progress_run(deal_path: str, scenario: str | None, quiet: bool):  # type: ignore[no-untyped-def]
+def _progress_run(deal_path: str | None, plan: str | None, scenario: str | None, quiet: bool):  # type: ignore[no-untyped-def]
     from absflow.services import dealrun
 
+    def go(progress):  # type: ignore[no-untyped-def]
+        if plan:
+            return dealrun.run_plan_deal(context(), plan, scenario, progress=progress)
+        if not deal_path:
+            raise typer.BadParameter("give a deal document or --plan CODE")
+        return dealrun.run_deal_file(context(), deal_path, scenario, progress=progress)
+
     if quiet:
-        return dealrun.run_deal_file(context(), deal_path, scenario)
+        return go(None)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("periods", total=None)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return dealrun.run_deal_file(context(), deal_path, scenario, progress=tick)
+        return go(tick)
 
 
 def run(
-    deal: str = typer.Argument(..., help="deal document (YAML/JSON)"),
+    deal: str | None = typer.Argument(None, help="deal document (YAML/JSON)"),
+    plan: str | None = typer.Option(None, "--plan", help="run this plan's current deal document instead"),
     scenario: str | None = typer.Option(None, "--scenario", help="scenario file (YAML/JSON)"),
     out: str | None = typer.Option(None, "--out", help="FILE.xlsx | FILE.csv | FILE.json"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -36,7 +44,7 @@ def run(
     from absflow.services import dealrun
 
     with user_errors(as_json):
-        result = _progress_run(deal, scenario, as_json)
+        result = _progress_run(deal, plan, scenario, as_json)
         metrics = dealrun.run_metrics(context(), result)
         if out:
             dealrun.write_deal_run(context(), result, out, metrics)

@@ -83,8 +83,9 @@ def price_deal_file(ctx: Context, deal_path: str | Path, scenario_path: str | Pa
     deal = load_deal_file(deal_path)
     unknown = [t for t in {**(prices or {}), **(yields or {})} if t not in {x.id for x in deal.tranches}]
     if unknown:
-        raise ValidationFailed([Issue("unknown_tranche", f"no tranche {t!r} in the deal", Location(field_path="tranche"),
-                                      t) for t in unknown])
+        raise ValidationFailed([
+            Issue("unknown_tranche", f"no tranche {t!r} in the deal", Location(field_path="tranche"), t)
+            for t in unknown])
     run = run_deal(deal, deal_calendar(deal), load_scenario_file(scenario_path))
     return run, [x.as_dict() for x in deal_metrics(run, settlement=settlement, prices=prices, yields=yields)]
 
