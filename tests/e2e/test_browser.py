@@ -57,3 +57,21 @@ def test_log_explorer_checks_a_proof_in_the_page(page, site: Site) -> None:  # t
     assert page.locator("#proof-result").get_attribute("data-verified") == "yes"
     shot(page, "log-proof-checked")
     assert page.console_errors == []
+
+
+def test_upload_a_tape_with_an_error_and_see_the_row(page, site: Site) -> None:  # type: ignore[no-untyped-def]
+    header = ("contract_id,client_id,principal_outstanding,financing_rate,start_date,due_date,status,"
+              "securities_market_value,cash_balance,region")
+    rows = ["M1,C1,100000.50,0.0835,2026-01-05,2026-07-05,performing,250000,1000,广东",
+            "M2,C2,abc,0.08,2026-02-05,2026-08-05,performing,170000,0,上海"]
+    sign_in(page, site, "originator")
+    page.goto(f"{site.url}/plans/{site.plan_a}/tape")
+    page.set_input_files("input[name=file]", files=[{"name": "tape.csv", "mimeType": "text/csv",
+                                                      "buffer": ("\n".join([header, *rows]) + "\n").encode()}])
+    page.click("#tape-submit")
+    page.wait_for_selector("#issues", timeout=20000)  # the job page polls until the report is there
+    first = page.locator("#issues tbody tr").first.locator("td")
+    assert first.nth(0).inner_text() == "3" and first.nth(2).inner_text() == "abc"
+    assert page.locator("#job-status").get_attribute("data-status") == "done"
+    shot(page, "tape-report")
+    assert page.console_errors == []

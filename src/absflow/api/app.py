@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import jobs, log, plans, users
+from absflow.api.routes import jobs, log, plans, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
 from absflow.services import jobs as job_service
+from absflow.services import tapejobs
 from absflow.services.context import Context, open_context
 
 API_PREFIX = "/api/v1"
@@ -41,12 +42,15 @@ def api_router() -> APIRouter:
     router.include_router(users.router)
     router.include_router(jobs.router)
     router.include_router(log.router)
+    router.include_router(tapes.router)
     return router
 
 
 def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on ``ctx`` (default: ``ABSFLOW_DATABASE_URL``, schema upgraded)."""
-    from absflow.web import pages  # the pages depend on the API's deps; imported here to avoid a cycle
+    from absflow.web import pages, tapes  # the pages depend on the API's deps; imported here to avoid a cycle
+
+    tapejobs.register()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +74,15 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     )
     app.state.ctx = ctx or open_context()
     app.state.settings = settings or settings_from_env()
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        limit = app.state.settings.max_upload_bytes + 1024 * 1024  # the file plus the other form fields
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return errors.problem(413, "too_large", f"requests are limited to {limit // (1024 * 1024)} MiB",
+                                  instance=request.url.path)
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -100,5 +113,5 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         return errors.request_validation_problem(request, exc)
 
     app.include_router(api_router())
-    pages.install(app)
+    pages.install(app, [tapes.router])
     return app

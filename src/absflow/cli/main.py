@@ -5,6 +5,10 @@ from __future__ import annotations
 import typer
 
 from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
+from absflow.cli import daily as daily_cli
+from absflow.cli import pool as pool_cli
+from absflow.cli import report as report_cli
+from absflow.cli import synth as synth_cli
 from absflow.cli import tape as tape_cli
 
 app = typer.Typer(
@@ -15,7 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
+app.add_typer(pool_cli.app, name="pool")
 app.add_typer(tape_cli.app, name="tape")
+app.add_typer(synth_cli.app, name="synth")
 app.add_typer(book.app, name="book")
 app.command("demo")(demo.demo)
 app.add_typer(user.app, name="user")
@@ -24,6 +30,10 @@ app.add_typer(log.app, name="log")
 app.add_typer(keys.app, name="keys")
 app.command("verify")(verify.verify)
 app.add_typer(cashflow.app, name="cashflow")
+app.add_typer(daily_cli.app, name="daily")
+app.add_typer(daily_cli.revolve_app, name="revolve")
+app.command("simulate")(daily_cli.simulate)
+app.add_typer(report_cli.app, name="report")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Each area adds its row module here.
 from __future__ import annotations
 
 import absflow.store.bookbuilding  # noqa: F401
+import absflow.store.daily  # noqa: F401
 import absflow.store.deals  # noqa: F401
 import absflow.store.tapes  # noqa: F401
 from absflow.store import log, plans  # noqa: F401

@@ -132,7 +132,7 @@ class _Issues:
             if n > self.limit:
                 out.append(Issue("more_issues", f"{n - self.limit} more row(s) fail rule {code!r} on this column "
                                  "and are not listed", Location(column=column), str(n - self.limit)))
-        return sorted(out, key=lambda i: (i.location.row or 0, i.code == "more_issues"))
+        return sorted(out, key=lambda i: (i.code == "more_issues", i.location.row or 0))
 
 
 class TapeRun:
@@ -205,7 +205,8 @@ class TapeRun:
         except SourceError as exc:
             for issue in exc.issues:
                 self._issues.add(issue)
-        if self.rows == 0 and not any(i.code == "empty_file" for i in self._issues.items):
+            return
+        if self.rows == 0:
             self._issues.add(Issue("no_rows", "the tape has a header but no data rows", Location(row=1)))
 
     def _check_batch(self, raw: pl.DataFrame) -> pl.DataFrame | None:

@@ -73,6 +73,31 @@ TEXT: dict[str, tuple[str, str]] = {
                         "Leaf hash = SHA-256(0x00 ‖ entry); the proof path is folded with SHA-256(0x01 ‖ left ‖ right) "
                         "to a root compared with the checkpoint's root (RFC 9162). Check the signature offline with "
                         "absflow verify."),
+    "tape": ("资产清单", "Loan tape"),
+    "upload_tape": ("上传资产清单", "Upload a loan tape"),
+    "tape_file": ("清单文件", "Tape file"),
+    "mapping_file": ("字段映射（YAML，可选）", "Column mapping (YAML, optional)"),
+    "mapping_hint": ("不上传映射时，表头须为标准字段名（见 docs/TAPE.md）。校验在后台运行，页面显示进度。",
+                     "Without a mapping the headers must be the canonical field names (docs/TAPE.md). "
+                     "Checks run in the background; the page shows progress."),
+    "cutoff": ("封包日", "Cut-off date"),
+    "validate_only": ("仅校验", "Validate only"),
+    "import_tape": ("校验并导入", "Validate and import"),
+    "batches": ("已导入批次", "Imported batches"),
+    "file": ("文件", "File"),
+    "rows": ("行", "rows"),
+    "totals": ("合计（元）", "Totals (yuan)"),
+    "tape_valid": ("校验通过：", "Valid:"),
+    "tape_invalid": ("校验未通过", "Not valid"),
+    "problems": ("个问题", "problem(s)"),
+    "rows_read": ("行已读取", "rows read"),
+    "nothing_changed": ("未做任何更改。", "Nothing was changed."),
+    "imported_as_batch": ("已导入为批次", "imported as batch"),
+    "already_imported": ("此前已导入，未重复写入", "imported before; nothing written"),
+    "row": ("行号", "Row"),
+    "column": ("列", "Column"),
+    "value": ("值", "Value"),
+    "code_col": ("代码", "Code"),
     "download_bundle": ("下载证明包（JSON）", "Download the proof bundle (JSON)"),
 }
 

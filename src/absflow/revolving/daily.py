@@ -1,0 +1,1254 @@
+"""One business day of a revolving margin-financing plan, as a pure function.
+
+``run_day(...)`` takes the pool at the start of the day (a polars frame of active
+``pool_assets`` rows), the day's validated servicer inputs, the carried plan state and the
+deal, and returns everything that changes: pool updates, removals, purchases (delivery
+list), asset events, balanced ledger entries, repurchase instructions and receipts,
+distributions on a payment date, metrics and the new plan state. The service persists it
+in one transaction (absflow.services.daily). docs/DAILY.md describes every step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from absflow.calendar import Calendar, Convention, DayKind
+from absflow.deal.model import (
+    Comparison,
+    Deal,
+    DealStatus,
+    EffectKind,
+    FeeBase,
+    FeeKind,
+    Frequency,
+    Metric,
+    PurchaseMode,
+    RevolvingThreshold,
+    TrancheClass,
+    Trigger,
+    rating_rank,
+)
+from absflow.revolving.delivery import DeliveryList, delivery_list
+from absflow.revolving.eligibility import EligibilityResult, check_eligibility
+from absflow.revolving.ledger import Entry, Ledger
+from absflow.revolving.mtm import AssetClass, Positions, classify, client_ratios
+from absflow.revolving.selection import Selection, select_purchases
+from absflow.revolving.table import AssetTable
+
+#: Days a repurchase instruction gives the originator to pay, in trading days (docs/DAILY.md).
+REPURCHASE_DUE_TRADING_DAYS = 3
+#: End-of-term unsettled assets are sent back this many trading days before the final payment date.
+END_OF_TERM_TRADING_DAYS = 5
+#: Margin interest accrues daily at rate / 360 (券商融资利息按日计提, ACT/360).
+MARGIN_DAY_BASIS = 360
+
+POOL_COLUMNS: dict[str, Any] = {
+    "asset_id": pl.String,
+    "obligor_id": pl.String,
+    "balance_fen": pl.Int64,
+    "accrued_interest_fen": pl.Int64,
+    "rate": pl.Float64,
+    "start_date": pl.Date,
+    "maturity_date": pl.Date,
+    "extension_count": pl.Int64,
+    "maintenance_ratio": pl.Float64,
+    "status": pl.String,
+    "region": pl.String,
+    "industry": pl.String,
+    "branch": pl.String,
+    "cutoff_date": pl.Date,
+    "acquired_on": pl.Date,
+}
+GROUP_FIELDS = ("region", "industry", "branch")
+
+
+# ---------------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What carries from one day to the next (stored as JSON beside the status row)."""
+
+    status: str  # revolving | amortizing | ended
+    last_run_date: date | None
+    initial_pool_fen: int
+    cumulative_default_fen: int
+    balances: dict[str, int]
+    tranche_balance_fen: dict[str, int]
+    accrual_start: date
+    stopped_on: date | None = None
+    stop_reason: str | None = None
+    idle_rate: str = "0"
+    ineligible_rate: str = "0"
+    defaulted_assets: tuple[str, ...] = ()
+    #: Per senior tranche, the date its unpaid interest accrues from (ISO text).
+    tranche_accrual_start: dict[str, str] = field(default_factory=dict)
+
+    def interest_start(self, tranche_id: str) -> date:
+        text = self.tranche_accrual_start.get(tranche_id)
+        return date.fromisoformat(text) if text else self.accrual_start
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for key in ("last_run_date", "accrual_start", "stopped_on"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["defaulted_assets"] = list(self.defaulted_assets)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PlanState:
+        data = json.loads(text)
+        for key in ("last_run_date", "accrual_start", "stopped_on"):
+            data[key] = date.fromisoformat(data[key]) if data[key] else None
+        data["defaulted_assets"] = tuple(data.get("defaulted_assets", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class OpenRepurchase:
+    """A repurchase instruction: the originator owes principal + interest by ``due_on``."""
+
+    asset_id: str
+    reason: str
+    instructed_on: date
+    due_on: date
+    principal_fen: int
+    interest_fen: int
+    received_fen: int = 0
+    settled_on: date | None = None
+
+    @property
+    def amount_fen(self) -> int:
+        return self.principal_fen + self.interest_fen
+
+
+@dataclass(frozen=True)
+class Distribution:
+    payment_date: date
+    tranche_id: str
+    interest_due_fen: int
+    interest_paid_fen: int
+    principal_paid_fen: int
+    liquidity_drawn_fen: int
+    shortfall_paid_fen: int
+
+
+@dataclass(frozen=True)
+class AssetEvent:
+    asset_id: str
+    kind: str  # collection | purchase | extension | liquidation | repurchase_instructed | repurchased | repaid
+    principal_fen: int = 0
+    interest_fen: int = 0
+    fee_fen: int = 0
+    detail: str | None = None
+
+
+@dataclass
+class DayResult:
+    business_date: date
+    status: str
+    purchase_state: str  # purchased | window | final_amortization | paused | stopped | no_cash | no_candidates
+    reasons: list[str]
+    pool_updates: pl.DataFrame
+    removals: list[tuple[str, str]]
+    purchases: pl.DataFrame
+    delivery: DeliveryList
+    events: list[AssetEvent]
+    entries: list[Entry]
+    new_repurchases: list[OpenRepurchase]
+    repurchase_updates: list[OpenRepurchase]
+    distributions: list[Distribution]
+    state: PlanState
+    metrics: dict[str, str]
+    available_fen: int
+    rejections: dict[str, int] = field(default_factory=dict)
+    class_balances_fen: dict[str, int] = field(default_factory=dict)
+    delinquency_fen: dict[str, int] = field(default_factory=dict)
+    selection: Selection | None = None
+
+    @property
+    def pool_balance_fen(self) -> int:
+        return int(self.metrics_int("pool_balance_fen"))
+
+    def metrics_int(self, name: str) -> int:
+        return int(self.metrics[name])
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def empty_pool() -> pl.DataFrame:
+    return pl.DataFrame(schema=POOL_COLUMNS)
+
+
+def payment_dates(deal: Deal, calendar: Calendar) -> list[date]:
+    """Adjusted payment dates of the deal from ``first_payment`` to the expected (or legal) maturity."""
+    dates = deal.dates
+    last = dates.expected_maturity or dates.legal_maturity
+    convention = Convention(dates.business_day_convention.value)
+    frequency = dates.payment_frequency
+    unadjusted: list[date] = []
+    if frequency is Frequency.AT_MATURITY:
+        unadjusted = [last]
+    elif frequency.weeks:
+        day = dates.first_payment
+        while day <= last:
+            unadjusted.append(day)
+            day += timedelta(weeks=frequency.weeks)
+    else:
+        months = frequency.months or 1
+        roll = dates.payment_day or dates.first_payment.day
+        return [
+            s.adjusted
+            for s in calendar.schedule(dates.first_payment, last, months=months, convention=convention, roll_day=roll)
+        ]
+    if not unadjusted or unadjusted[-1] != last:
+        unadjusted.append(last)
+    return [calendar.adjust(d, convention) for d in unadjusted]
+
+
+def _year_fraction(start: date, end: date, basis: int = 365) -> Fraction:
+    return Fraction(max((end - start).days, 0), basis)
+
+
+def _fen(value: Fraction | Decimal | float) -> int:
+    """Round to the fen, half-even (Fractions and Decimals exactly)."""
+    if isinstance(value, float):
+        return int(round(value))
+    fraction = Fraction(value)
+    return round(fraction)
+
+
+def _yuan_fen(amount: Decimal | None) -> int:
+    return 0 if amount is None else int((amount * 100).to_integral_value())
+
+
+def accrued_interest(pool: pl.DataFrame, day: date) -> pl.Series:
+    """Accrued unpaid interest at ``day`` per asset, fen: stored accrual + balance × rate × days / 360."""
+    if pool.height == 0:
+        return pl.Series("accrued", [], dtype=pl.Int64)
+    days = (pl.lit(day) - pl.col("cutoff_date")).dt.total_days().clip(lower_bound=0)
+    expr = pl.col("accrued_interest_fen").fill_null(0) + (
+        pl.col("balance_fen") * pl.col("rate").fill_null(0.0) * days / MARGIN_DAY_BASIS
+    ).round(0).cast(pl.Int64)
+    return pool.select(expr.alias("accrued")).to_series()
+
+
+def _compare(value: Decimal, comparison: Comparison, threshold: Decimal) -> bool:
+    return {
+        Comparison.LT: value < threshold,
+        Comparison.LE: value <= threshold,
+        Comparison.GT: value > threshold,
+        Comparison.GE: value >= threshold,
+        Comparison.EQ: value == threshold,
+        Comparison.NE: value != threshold,
+    }[comparison]
+
+
+def _metric_hit(
+    metric: str,
+    comparison: Comparison,
+    threshold: str | None,
+    metrics: Mapping[str, str],
+    indicators: Mapping[str, str],
+) -> bool:
+    if threshold is None:
+        return False
+    if metric == Metric.ORIGINATOR_RATING:
+        rating = indicators.get("originator_rating")
+        if rating is None:
+            return False
+        have, limit = rating_rank(rating), rating_rank(threshold)
+        if have is None or limit is None:
+            return False
+        # Worse rating = larger rank: "lt AA" means strictly worse than AA.
+        return _compare(Decimal(limit), comparison, Decimal(have))
+    raw = metrics.get(metric, indicators.get(metric))
+    if raw is None:
+        return False
+    try:
+        return _compare(Decimal(raw), comparison, Decimal(threshold))
+    except ArithmeticError:
+        return False
+
+
+# ---------------------------------------------------------------------------------- tables
+
+
+def _vocab_codes(values: pl.Series, vocab: pl.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
+    frame = pl.DataFrame({"v": values}).with_row_index("i")
+    codes = pl.DataFrame({"v": vocab}).with_row_index("code")
+    joined = frame.join(codes, on="v", how="left").sort("i")
+    return joined.get_column("code").fill_null(0).cast(pl.Int64).to_numpy()
+
+
+def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tuple[AssetTable, AssetTable]:
+    """Pool and candidates as :class:`AssetTable` with shared client/group vocabularies."""
+    vocab: dict[str, pl.Series] = {}
+    pool = pool.with_columns(pl.col("obligor_id").alias("client_id"))
+    for name, column in (("client", "client_id"), *((g, g) for g in GROUP_FIELDS)):
+        both = pl.concat([pool.get_column(column).fill_null(""), candidates.get_column(column).fill_null("")])
+        vocab[name] = both.unique().sort()
+    tables = []
+    for frame, principal in ((pool, "balance_fen"), (candidates, "principal_outstanding_fen")):
+        n = frame.height
+        overdue = (
+            frame.select(
+                (pl.lit(day) - pl.col("maturity_date" if principal == "balance_fen" else "due_date"))
+                .dt.total_days()
+                .clip(lower_bound=0)
+                .fill_null(0)
+            )
+            .to_series()
+            .to_numpy()
+            .astype(np.int64)
+        )
+        due = frame.get_column("maturity_date" if principal == "balance_fen" else "due_date")
+        codes = frame.get_column("asset_id" if principal == "balance_fen" else "contract_id")
+        rank = codes.rank("ordinal").cast(pl.Int64).to_numpy() if n else np.zeros(0, np.int64)
+        status = frame.get_column("status").fill_null("") if "status" in frame.columns else pl.Series([""] * n)
+        tables.append(
+            AssetTable(
+                code=codes.to_list(),
+                client=_vocab_codes(frame.get_column("client_id").fill_null(""), vocab["client"]),
+                principal_fen=frame.get_column(principal).fill_null(0).cast(pl.Int64).to_numpy(),
+                accrued_interest_fen=(
+                    (
+                        frame.get_column("accrued_today")
+                        if "accrued_today" in frame.columns
+                        else accrued_interest(frame, day)
+                    )
+                    .cast(pl.Int64)
+                    .to_numpy()
+                    if principal == "balance_fen"
+                    else frame.get_column("accrued_interest_fen").fill_null(0).cast(pl.Int64).to_numpy()
+                ),
+                rate=frame.get_column("rate" if principal == "balance_fen" else "financing_rate")
+                .fill_null(0.0)
+                .cast(pl.Float64)
+                .to_numpy(),
+                due_date=due.cast(pl.Date).to_numpy().astype("datetime64[D]") if n else np.zeros(0, "datetime64[D]"),
+                maintenance_ratio=frame.get_column("maintenance_ratio").cast(pl.Float64).fill_null(np.nan).to_numpy(),
+                overdue_days=overdue,
+                in_liquidation=(status == "liquidating").to_numpy(),
+                extension_count=frame.get_column("extension_count").fill_null(0).cast(pl.Int64).to_numpy(),
+                code_rank=rank,
+                groups={g: _vocab_codes(frame.get_column(g).fill_null(""), vocab[g]) for g in GROUP_FIELDS},
+                vocab={name: series.to_list() for name, series in vocab.items()},
+            )
+        )
+    return tables[0], tables[1]
+
+
+# ---------------------------------------------------------------------------------- the day
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """Fixed facts for running days: the deal, the calendar, its payment dates, the plan code."""
+
+    plan_code: str
+    deal: Deal
+    calendar: Calendar
+    payment_dates: tuple[date, ...]
+
+    @classmethod
+    def build(cls, plan_code: str, deal: Deal, calendar: Calendar) -> DayContext:
+        return cls(plan_code, deal, calendar, tuple(payment_dates(deal, calendar)))
+
+    @property
+    def revolving_end(self) -> date | None:
+        return self.deal.periods.revolving.end if self.deal.periods.revolving else None
+
+    def next_payment_date(self, day: date) -> date | None:
+        for payment in self.payment_dates:
+            if payment >= day:
+                return payment
+        return None
+
+    def previous_payment_date(self, day: date) -> date | None:
+        earlier = [p for p in self.payment_dates if p < day]
+        return earlier[-1] if earlier else None
+
+    @property
+    def final_date(self) -> date:
+        return self.payment_dates[-1]
+
+    @property
+    def end_of_term_from(self) -> date | None:
+        """First day of end-of-term repurchases (期末未了结): ``END_OF_TERM_TRADING_DAYS`` before the final date."""
+        return self.calendar.trading_days_before(self.final_date, END_OF_TERM_TRADING_DAYS)
+
+    @property
+    def last_due_date(self) -> date:
+        """Repurchase prices are due at the latest the trading day before the final payment date."""
+        return self.calendar.previous_trading_day(self.final_date)
+
+
+def opening_state(ctx: DayContext, pool: pl.DataFrame, first_day: date) -> PlanState:
+    """State before the first run: the initial pool against the tranches' capital."""
+    pool_fen = int(pool.get_column("balance_fen").sum() or 0)
+    sizes = {t.id: _yuan_fen(t.size) for t in ctx.deal.tranches}
+    ledger = Ledger()
+    lines: list[tuple[str, int]] = [("asset:pool", pool_fen)]
+    capital = sum(sizes.values())
+    if capital > pool_fen:
+        lines.append(("cash:custody_principal", capital - pool_fen))
+    elif pool_fen > capital:
+        lines.append(("equity:overcollateral", capital - pool_fen))
+    lines.extend((f"equity:tranche:{tid}", -size) for tid, size in sizes.items())
+    ledger.post(Entry("opening: initial pool and investors' capital", tuple(lines)))
+    status = "revolving" if ctx.deal.periods.initial_status is DealStatus.REVOLVING else "amortizing"
+    return PlanState(
+        status=status,
+        last_run_date=None,
+        initial_pool_fen=pool_fen,
+        cumulative_default_fen=0,
+        balances=ledger.snapshot(),
+        tranche_balance_fen=sizes,
+        accrual_start=ctx.deal.dates.establishment,
+    )
+
+
+def _indicators(inputs: Mapping[str, pl.DataFrame]) -> dict[str, str]:
+    frame = inputs.get("indicators")
+    if frame is None or frame.height == 0:
+        return {}
+    return {str(n): str(v) for n, v in zip(frame.get_column("name"), frame.get_column("value"), strict=True)}
+
+
+def _fees_due(ctx: DayContext, start: date, end: date, tranche_balance_fen: Mapping[str, int], pool_fen: int) -> int:
+    total = Fraction(0)
+    years = _year_fraction(start, end)
+    for fee in ctx.deal.fees:
+        if fee.kind is FeeKind.FIXED and fee.amount is not None:
+            total += Fraction(fee.amount) * 100 * years
+        elif fee.kind is FeeKind.PERCENT_OF_BALANCE and fee.rate is not None:
+            if fee.base is FeeBase.POOL:
+                base = pool_fen
+            else:
+                names = fee.tranches or tuple(tranche_balance_fen)
+                base = sum(tranche_balance_fen.get(n, 0) for n in names)
+            total += Fraction(fee.rate) * base * years
+    return _fen(total)
+
+
+def _senior_interest_due(
+    ctx: DayContext, state: PlanState, end: date, balances: Mapping[str, int], revolving: bool
+) -> dict[str, int]:
+    due: dict[str, int] = {}
+    for tranche in ctx.deal.tranches:
+        if tranche.tranche_class is not TrancheClass.SENIOR or tranche.coupon.rate is None:
+            continue
+        if revolving and not tranche.interest.during_revolving:
+            continue
+        basis = 360 if (tranche.interest.day_count or ctx.deal.dates.day_count).value == "ACT/360" else 365
+        start = state.interest_start(tranche.id)
+        due[tranche.id] = _fen(
+            Fraction(tranche.coupon.rate) * balances.get(tranche.id, 0) * _year_fraction(start, end, basis)
+        )
+    return due
+
+
+def run_day(
+    ctx: DayContext,
+    day: date,
+    pool: pl.DataFrame,
+    inputs: Mapping[str, pl.DataFrame],
+    state: PlanState,
+    open_repurchases: Sequence[OpenRepurchase],
+    *,
+    owned_elsewhere: set[str] | None = None,
+) -> DayResult:
+    """Run business day ``day``. ``pool``: active pool assets at the start of the day
+    (POOL_COLUMNS). ``inputs``: validated frames by kind (docs/DAILY.md). ``owned_elsewhere``:
+    candidate codes already held (now or ever) by any plan — never bought again."""
+    deal = ctx.deal
+    spec = deal.revolving
+    calendar = ctx.calendar
+    ledger = Ledger(state.balances)
+    events: list[AssetEvent] = []
+    reasons: list[str] = []
+    indicators = _indicators(inputs)
+    pool = pool.select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
+    removals: dict[str, str] = {}
+    repurchases = {r.asset_id: r for r in open_repurchases}
+    updated_repurchases: dict[str, OpenRepurchase] = {}
+
+    # 1. collections: principal reduces balance, interest reduces the accrual (as of today).
+    collections = inputs.get("collections")
+    pool = pool.with_columns(accrued_interest(pool, day).alias("accrued_today"))
+    changed: set[str] = set()
+    if collections is not None and collections.height:
+        agg = collections.group_by("contract_id").agg(
+            pl.col("principal_fen").sum(), pl.col("interest_fen").sum(), pl.col("fees_fen").sum()
+        )
+        pool = pool.join(agg.rename({"contract_id": "asset_id"}), on="asset_id", how="left")
+        paid_now = pl.col("principal_fen").is_not_null()
+        pool = pool.with_columns(
+            pl.when(paid_now)
+            .then(pl.col("balance_fen") - pl.col("principal_fen"))
+            .otherwise(pl.col("balance_fen"))
+            .alias("balance_fen"),
+            pl.when(paid_now)
+            .then((pl.col("accrued_today") - pl.col("interest_fen")).clip(lower_bound=0))
+            .otherwise(pl.col("accrued_interest_fen"))
+            .alias("accrued_interest_fen"),
+            pl.when(paid_now).then(pl.lit(day)).otherwise(pl.col("cutoff_date")).alias("cutoff_date"),
+            pl.when(paid_now)
+            .then((pl.col("accrued_today") - pl.col("interest_fen")).clip(lower_bound=0))
+            .otherwise(pl.col("accrued_today"))
+            .alias("accrued_today"),
+        )
+        paid = pool.filter(paid_now)
+        principal = int(paid.get_column("principal_fen").sum() or 0)
+        interest = int(paid.get_column("interest_fen").sum() or 0)
+        fees = int(paid.get_column("fees_fen").sum() or 0)
+        for row in paid.select("asset_id", "principal_fen", "interest_fen", "fees_fen").iter_rows():
+            events.append(AssetEvent(row[0], "collection", int(row[1]), int(row[2]), int(row[3])))
+            changed.add(row[0])
+        ledger.post(
+            _entry(
+                "collections received",
+                [
+                    ("cash:collection", principal + interest + fees),
+                    ("asset:pool", -principal),
+                    ("income:interest", -interest),
+                    ("income:fees", -fees),
+                ],
+            )
+        )
+        pool = pool.drop("principal_fen", "interest_fen", "fees_fen")
+    # Sweep the collection account into custody (principal and interest ledgers).
+    sweep_principal = max(0, ledger.balance("cash:collection") - _income_today(ledger))
+    sweep_interest = ledger.balance("cash:collection") - sweep_principal
+    ledger.post(
+        _entry(
+            "sweep collections to custody",
+            [
+                ("cash:custody_principal", sweep_principal),
+                ("cash:custody_interest", sweep_interest),
+                ("cash:collection", -(sweep_principal + sweep_interest)),
+            ],
+        )
+    )
+
+    # 2. extensions (展期): new due date, one more extension.
+    extensions = inputs.get("extensions")
+    if extensions is not None and extensions.height:
+        ext = extensions.group_by("contract_id").agg(pl.col("new_due_date").max()).rename({"contract_id": "asset_id"})
+        pool = pool.join(ext, on="asset_id", how="left").with_columns(
+            pl.coalesce("new_due_date", "maturity_date").alias("maturity_date"),
+            (pl.col("extension_count").fill_null(0) + pl.col("new_due_date").is_not_null().cast(pl.Int64)).alias(
+                "extension_count"
+            ),
+        )
+        for asset_id, new_due in (
+            pool.filter(pl.col("new_due_date").is_not_null()).select("asset_id", "new_due_date").iter_rows()
+        ):
+            events.append(AssetEvent(asset_id, "extension", detail=f"due {new_due}"))
+            changed.add(asset_id)
+        pool = pool.drop("new_due_date")
+
+    # 3. forced liquidations (强制平仓) and recoveries.
+    shortfall_assets: set[str] = set()
+    liquidations = inputs.get("liquidations")
+    if liquidations is not None and liquidations.height:
+        recovered_principal = recovered_interest = 0
+        ids = liquidations.get_column("contract_id").unique().to_list()
+        touched = pool.filter(pl.col("asset_id").is_in(ids))
+        balance_of = dict(zip(touched.get_column("asset_id"), touched.get_column("balance_fen"), strict=True))
+        accrued_of = dict(zip(touched.get_column("asset_id"), touched.get_column("accrued_today"), strict=True))
+        status_updates: dict[str, str] = {}
+        for liquidation in liquidations.iter_rows(named=True):
+            asset_id = liquidation["contract_id"]
+            if liquidation["status"] == "started":
+                status_updates[asset_id] = "liquidating"
+                events.append(AssetEvent(asset_id, "liquidation", detail="started"))
+            else:
+                p = min(int(liquidation["recovered_principal_fen"] or 0), int(balance_of.get(asset_id, 0)))
+                i = int(liquidation["recovered_interest_fen"] or 0)
+                balance_of[asset_id] = int(balance_of.get(asset_id, 0)) - p
+                accrued_of[asset_id] = max(0, int(accrued_of.get(asset_id, 0)) - i)
+                recovered_principal += p
+                recovered_interest += i
+                shortfall = int(liquidation["shortfall_fen"] or 0)
+                status_updates[asset_id] = "defaulted" if shortfall > 0 or balance_of[asset_id] > 0 else "repaid"
+                if status_updates[asset_id] == "defaulted":
+                    shortfall_assets.add(asset_id)
+                events.append(AssetEvent(asset_id, "liquidation", p, i, 0, detail=f"completed, shortfall {shortfall}"))
+            changed.add(asset_id)
+        pool = _patch(pool, {
+            asset_id: {"balance_fen": balance_of[asset_id], "accrued_interest_fen": accrued_of[asset_id],
+                       "accrued_today": accrued_of[asset_id], "cutoff_date": day, "status": status}
+            for asset_id, status in status_updates.items() if asset_id in balance_of
+        })
+        ledger.post(
+            _entry(
+                "liquidation recoveries",
+                [
+                    ("cash:custody_principal", recovered_principal),
+                    ("cash:custody_interest", recovered_interest),
+                    ("asset:pool", -recovered_principal),
+                    ("income:interest", -recovered_interest),
+                ],
+            )
+        )
+
+    # 4. repurchase receipts: cash from the originator against open instructions.
+    receipts = inputs.get("repurchase_receipts")
+    if receipts is not None and receipts.height:
+        paid_in = receipts.group_by("contract_id").agg(pl.col("amount_fen").sum()).sort("contract_id")
+        touched = pool.filter(pl.col("asset_id").is_in(paid_in.get_column("contract_id").to_list()))
+        balance_now = dict(zip(touched.get_column("asset_id"), touched.get_column("balance_fen"), strict=True))
+        received_principal = received_interest = written_off = 0
+        for asset_id, amount in paid_in.iter_rows():
+            open_item = updated_repurchases.get(asset_id, repurchases.get(asset_id))
+            if open_item is None or open_item.settled_on is not None:
+                continue  # validated at load; defensive
+            received = open_item.received_fen + int(amount)
+            settled = received >= open_item.amount_fen
+            updated_repurchases[asset_id] = replace(
+                open_item, received_fen=received, settled_on=day if settled else None
+            )
+            principal = min(int(amount), int(balance_now.get(asset_id, 0)))
+            received_principal += principal
+            received_interest += int(amount) - principal
+            balance_now[asset_id] = int(balance_now.get(asset_id, 0)) - principal
+            events.append(AssetEvent(asset_id, "repurchase_received", principal, int(amount) - principal))
+            changed.add(asset_id)
+            if settled:
+                removals[asset_id] = f"repurchased:{open_item.reason}"
+                written_off += balance_now[asset_id]  # zero unless collections ran ahead of the price
+                balance_now[asset_id] = 0
+        ledger.post(_entry("repurchase prices received", [
+            ("cash:custody_principal", received_principal), ("cash:custody_interest", received_interest),
+            ("asset:pool", -received_principal), ("income:interest", -received_interest),
+        ]))
+        ledger.move("repurchase settled below balance", "expense:repurchase_discount", "asset:pool", written_off)
+        pool = _patch(pool, {a: {"balance_fen": b} for a, b in balance_now.items()})
+
+    # Repaid in full → leaves the pool.
+    repaid = pool.filter(
+        (pl.col("balance_fen") <= 0)
+        & (pl.col("status").fill_null("") != "defaulted")
+        & ~pl.col("asset_id").is_in(list(removals))
+    ).get_column("asset_id")
+    for asset_id in repaid.to_list():
+        removals[asset_id] = "repaid"
+        events.append(AssetEvent(asset_id, "repaid"))
+
+    # 5. mark to market (positions × close prices, cash and debts per client).
+    pool = _mark_to_market(pool, inputs)
+
+    # 6. classification, eligibility re-check and repurchase instructions.
+    active = pool.filter(~pl.col("asset_id").is_in(list(removals)))
+    lines = spec.maintenance_lines if spec else None
+    empty_candidates = _empty_candidates()
+    pool_table, _ = asset_tables(active, empty_candidates, day)
+    static = check_eligibility(
+        pool_table, spec.eligibility if spec else (), as_of=day, plan_end=deal.dates.legal_maturity
+    ).failed_static()
+    overdue = pool_table.overdue_days > 0
+    defaulted = active.get_column("status").fill_null("").to_numpy() == "defaulted"
+    classes = classify(
+        maintenance_ratio=pool_table.maintenance_ratio,
+        warning_line=float(lines.warning) if lines and lines.warning is not None else None,
+        repurchase_line=float(lines.repurchase) if lines and lines.repurchase is not None else None,
+        failed_static=static,
+        non_performing=overdue | defaulted,
+    )
+    balances_np = pool_table.principal_fen
+    class_balances = {AssetClass(k).name.lower(): int(balances_np[classes == k].sum()) for k in AssetClass}
+    delinquency = _buckets(pool_table.overdue_days, balances_np)
+    new_repurchases: list[OpenRepurchase] = []
+    defaulted_assets = set(state.defaulted_assets)
+    end_of_term = ctx.end_of_term_from is not None and day >= ctx.end_of_term_from
+    due_on = _due_date(calendar, day, ctx.last_due_date)
+    accrued_now = pool_table.accrued_interest_fen
+    codes = np.asarray(pool_table.code, dtype=object)
+    code_series = pl.Series("code", pool_table.code, dtype=pl.String)
+    npl = classes == AssetClass.NON_PERFORMING
+    known_default = code_series.is_in(sorted(defaulted_assets)).to_numpy()
+    fresh_default = npl & ~known_default
+    new_defaults = int(balances_np[fresh_default].sum())
+    defaulted_assets.update(codes[fresh_default].tolist())
+    bad = classes >= AssetClass.INELIGIBLE
+    wanted = (bad | end_of_term) & (balances_np > 0)
+    instructed = set(repurchases) | set(updated_repurchases)
+    if instructed:
+        wanted &= ~code_series.is_in(sorted(instructed)).to_numpy()
+    for position in np.flatnonzero(wanted).tolist():
+        klass = AssetClass(int(classes[position]))
+        reason = klass.name.lower() if klass >= AssetClass.INELIGIBLE else "end_of_term_unsettled"
+        instruction = OpenRepurchase(
+            str(codes[position]), reason, day, due_on, int(balances_np[position]), int(accrued_now[position])
+        )
+        new_repurchases.append(instruction)
+        events.append(
+            AssetEvent(
+                instruction.asset_id,
+                "repurchase_instructed",
+                instruction.principal_fen,
+                instruction.interest_fen,
+                detail=reason,
+            )
+        )
+    late = [
+        r
+        for r in [*repurchases.values(), *updated_repurchases.values()]
+        if r.settled_on is None and r.due_on < day and updated_repurchases.get(r.asset_id, r).settled_on is None
+    ]
+
+    # 7. status: final amortization, credit events (stop for good), pauses, interim windows.
+    pool_fen = int(balances_np.sum())
+    ineligible_rate = Fraction(class_balances["ineligible"], pool_fen) if pool_fen else Fraction(0)
+    cumulative_default = state.cumulative_default_fen + new_defaults
+    metrics_for_triggers = {
+        Metric.INELIGIBLE_ASSET_RATE.value: _dec(ineligible_rate),
+        Metric.FUND_IDLE_RATE.value: state.idle_rate,
+        Metric.CUMULATIVE_DEFAULT_RATE.value: _dec(Fraction(cumulative_default, state.initial_pool_fen or 1)),
+        Metric.DELINQUENCY_RATE.value: _dec(Fraction(sum(delinquency.values()), pool_fen or 1)),
+        Metric.POOL_FACTOR.value: _dec(Fraction(pool_fen, state.initial_pool_fen or 1)),
+    }
+    status = state.status
+    stopped_on, stop_reason = state.stopped_on, state.stop_reason
+    paused_by: list[str] = []
+    if status == "revolving":
+        stop = _stops(deal.triggers, spec.stop_when if spec else (), day, metrics_for_triggers, indicators)
+        if late:
+            stop.append(f"late repurchase payment by the originator ({', '.join(sorted(r.asset_id for r in late))})")
+        if indicators.get("late_payment", "").lower() in ("1", "true", "yes"):
+            stop.append("late payment reported (indicator late_payment)")
+        if stop:
+            status, stopped_on, stop_reason = "amortizing", day, "; ".join(stop)
+            reasons.append(f"revolving stopped for good: {stop_reason}")
+        elif ctx.revolving_end is not None and day > ctx.revolving_end:
+            status, stopped_on, stop_reason = "amortizing", day, "revolving period ended"
+            reasons.append("revolving period ended: final amortization")
+        else:
+            paused_by = _pauses(deal.triggers, spec.pause_when if spec else (), day, metrics_for_triggers, indicators)
+    next_payment = ctx.next_payment_date(day)
+    window_days = deal.periods.revolving.interim_amortization_working_days if deal.periods.revolving else 0
+    in_window = False
+    if next_payment is not None and window_days > 0:
+        window_start = calendar.working_days_before(next_payment, window_days)
+        in_window = window_start <= day <= next_payment
+    if status != "revolving":
+        purchase_state = "stopped" if stop_reason and stop_reason != "revolving period ended" else "final_amortization"
+    elif paused_by:
+        purchase_state = "paused"
+        reasons.append("paused: " + ", ".join(paused_by))
+    elif in_window:
+        purchase_state = "window"
+        reasons.append(f"interim amortization window before the payment date {next_payment}")
+    elif end_of_term:
+        purchase_state = "final_amortization"
+    else:
+        purchase_state = "purchase"
+
+    # 8. reserve for the coming coupon and fees, then cash available by mode.
+    revolving_now = status == "revolving"
+    accrual_end = next_payment or ctx.final_date
+    coupon_due = _senior_interest_due(ctx, state, accrual_end, state.tranche_balance_fen, revolving_now)
+    fees_due = _fees_due(ctx, state.accrual_start, accrual_end, state.tranche_balance_fen, pool_fen)
+    reserve_target = sum(coupon_due.values()) + fees_due
+    top_up = max(0, reserve_target - ledger.balance("cash:reserve"))
+    from_interest = min(top_up, max(0, ledger.balance("cash:custody_interest")))
+    from_principal = min(top_up - from_interest, max(0, ledger.balance("cash:custody_principal")))
+    ledger.post(
+        _entry(
+            "reserve for the coming coupon and fees",
+            [
+                ("cash:reserve", from_interest + from_principal),
+                ("cash:custody_interest", -from_interest),
+                ("cash:custody_principal", -from_principal),
+            ],
+        )
+    )
+    mode = spec.purchase_mode if spec else PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL
+    principal_cash = max(0, ledger.balance("cash:custody_principal"))
+    interest_cash = max(0, ledger.balance("cash:custody_interest"))
+    available = principal_cash if mode is PurchaseMode.PRINCIPAL_BUY_PRINCIPAL else principal_cash + interest_cash
+
+    # 9. revolving purchase.
+    candidates = inputs.get("candidates")
+    purchases = _empty_purchases()
+    selection: Selection | None = None
+    rejections: dict[str, int] = {}
+    chosen_codes: list[str] = []
+    if purchase_state == "purchase":
+        if candidates is None or candidates.height == 0:
+            purchase_state = "no_candidates"
+        elif available <= 0:
+            purchase_state = "no_cash"
+        else:
+            remaining_pool = active.filter(~pl.col("asset_id").is_in([r.asset_id for r in new_repurchases]))
+            selection, chosen_codes, purchases, rejections = _purchase(
+                ctx, day, remaining_pool, candidates, available, mode, owned_elsewhere or set()
+            )
+            spent = selection.price_fen
+            bought_principal = selection.principal_fen
+            bought_interest = spent - bought_principal
+            from_p = min(spent, principal_cash)
+            from_i = spent - from_p
+            ledger.post(
+                _entry(
+                    "revolving purchase",
+                    [
+                        ("asset:pool", bought_principal),
+                        ("asset:purchased_interest", bought_interest),
+                        ("cash:custody_principal", -from_p),
+                        ("cash:custody_interest", -from_i),
+                    ],
+                )
+            )
+            for row in purchases.select("asset_id", "balance_fen", "accrued_interest_fen").iter_rows():
+                events.append(AssetEvent(row[0], "purchase", int(row[1]), int(row[2])))
+            purchase_state = "purchased" if chosen_codes else "nothing_eligible"
+    delivery = delivery_list(
+        ctx.plan_code,
+        day,
+        chosen_codes,
+        purchases.get_column("obligor_id").to_list(),
+        purchases.get_column("balance_fen").to_list(),
+        purchases.get_column("accrued_interest_fen").to_list(),
+        (
+            purchases.get_column("balance_fen")
+            + (
+                purchases.get_column("accrued_interest_fen")
+                if mode is PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL_AND_INTEREST
+                else 0
+            )
+        ).to_list(),
+    )
+    idle = max(
+        0,
+        (
+            max(0, ledger.balance("cash:custody_principal"))
+            + (0 if mode is PurchaseMode.PRINCIPAL_BUY_PRINCIPAL else max(0, ledger.balance("cash:custody_interest")))
+        ),
+    )
+    pool_after = pool_fen + int(purchases.get_column("balance_fen").sum() or 0)
+    idle_rate = Fraction(idle, pool_after + idle) if (pool_after + idle) else Fraction(0)
+
+    # 10. payment date: fees, senior interest (liquidity support, shortfall payment), principal when amortizing.
+    distributions: list[Distribution] = []
+    tranche_balances = dict(state.tranche_balance_fen)
+    accrual_start = state.accrual_start
+    tranche_starts = dict(state.tranche_accrual_start)
+    if day in ctx.payment_dates:
+        distributions, tranche_balances = _pay(ctx, day, ledger, state, status, pool_after, day == ctx.final_date)
+        accrual_start = day
+        for distribution in distributions:
+            if distribution.interest_due_fen or distribution.interest_paid_fen:
+                tranche_starts[distribution.tranche_id] = day.isoformat()
+        if day == ctx.final_date:
+            status = "ended"
+
+    # 11. metrics and the new state.
+    cash_total = ledger.cash_fen()
+    metrics = {
+        "pool_balance_fen": str(pool_after),
+        "cash_fen": str(cash_total),
+        "scale_fen": str(pool_after + cash_total),
+        "available_fen": str(available),
+        "idle_fen": str(idle),
+        "fund_idle_rate": _dec(idle_rate),
+        "fund_utilization": _dec(Fraction(1) - idle_rate) if available else "1",
+        "ineligible_asset_rate": metrics_for_triggers[Metric.INELIGIBLE_ASSET_RATE.value],
+        "cumulative_default_rate": metrics_for_triggers[Metric.CUMULATIVE_DEFAULT_RATE.value],
+        "delinquency_rate": metrics_for_triggers[Metric.DELINQUENCY_RATE.value],
+        "reserve_target_fen": str(reserve_target),
+        "assets": str(active.height - len(new_repurchases) * 0 + purchases.height),
+    }
+    new_state = PlanState(
+        status=status,
+        last_run_date=day,
+        initial_pool_fen=state.initial_pool_fen,
+        cumulative_default_fen=cumulative_default,
+        balances=ledger.snapshot(),
+        tranche_balance_fen=tranche_balances,
+        accrual_start=accrual_start,
+        stopped_on=stopped_on,
+        stop_reason=stop_reason,
+        idle_rate=_dec(idle_rate),
+        ineligible_rate=metrics_for_triggers[Metric.INELIGIBLE_ASSET_RATE.value],
+        defaulted_assets=tuple(sorted(defaulted_assets)),
+        tranche_accrual_start=tranche_starts,
+    )
+    update_columns = [
+        "asset_id",
+        "balance_fen",
+        "accrued_interest_fen",
+        "cutoff_date",
+        "maturity_date",
+        "extension_count",
+        "status",
+    ]
+    pool_updates = pool.filter(pl.col("asset_id").is_in(sorted(changed))).select(update_columns)
+    return DayResult(
+        business_date=day,
+        status=status,
+        purchase_state=purchase_state,
+        reasons=reasons,
+        pool_updates=pool_updates,
+        removals=sorted(removals.items()),
+        purchases=purchases,
+        delivery=delivery,
+        events=events,
+        entries=ledger.entries,
+        new_repurchases=new_repurchases,
+        repurchase_updates=list(updated_repurchases.values()),
+        distributions=distributions,
+        state=new_state,
+        metrics=metrics,
+        available_fen=available,
+        rejections=rejections,
+        class_balances_fen=class_balances,
+        delinquency_fen=delinquency,
+        selection=selection,
+    )
+
+
+def _patch(pool: pl.DataFrame, updates: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
+    """``pool`` with the given columns replaced for the given asset ids (a small join, not a scan)."""
+    if not updates:
+        return pool
+    rows = [{"asset_id": asset_id, **values} for asset_id, values in updates.items()]
+    schema: dict[str, Any] = {"asset_id": pl.String, **{c: pool.schema[c] for c in rows[0] if c != "asset_id"}}
+    patch = pl.DataFrame(rows, schema=schema)
+    return pool.update(patch, on="asset_id", how="left")
+
+
+def _dec(value: Fraction) -> str:
+    """A fraction as a decimal string with 6 places (metrics; never floats in payloads)."""
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.000001")))
+
+
+def _entry(memo: str, lines: Sequence[tuple[str, int]]) -> Entry | None:
+    kept = tuple((a, int(x)) for a, x in lines if x != 0)
+    return Entry(memo, kept) if kept else None
+
+
+def _income_today(ledger: Ledger) -> int:
+    """Interest and fees inside the collection account's balance today (from today's entries)."""
+    income = 0
+    for entry in ledger.entries:
+        for account, amount in entry.lines:
+            if account in ("income:interest", "income:fees"):
+                income -= amount
+    return income
+
+
+def _due_date(calendar: Calendar, day: date, last_due: date | None) -> date:
+    """Repurchase due date: ``REPURCHASE_DUE_TRADING_DAYS`` trading days on, never after ``last_due``."""
+    due = calendar.add_business_days(day, REPURCHASE_DUE_TRADING_DAYS, DayKind.TRADING)
+    return max(day, min(due, last_due)) if last_due is not None else due
+
+
+def _buckets(
+    overdue_days: np.ndarray[Any, np.dtype[np.int64]], balance_fen: np.ndarray[Any, np.dtype[np.int64]]
+) -> dict[str, int]:
+    edges = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, 10**9))
+    return {name: int(balance_fen[(overdue_days >= low) & (overdue_days <= high)].sum()) for name, low, high in edges}
+
+
+def _stops(
+    triggers: Sequence[Trigger],
+    stop_when: Sequence[RevolvingThreshold],
+    day: date,
+    metrics: Mapping[str, str],
+    indicators: Mapping[str, str],
+) -> list[str]:
+    hits = []
+    for trigger in triggers:
+        if trigger.curable or (trigger.test_from and day < trigger.test_from):
+            continue
+        effects = {e.kind for e in trigger.effects}
+        if EffectKind.STOP_REVOLVING not in effects and not any(
+            e.kind is EffectKind.CHANGE_STATUS and e.status is not DealStatus.REVOLVING for e in trigger.effects
+        ):
+            continue
+        if _metric_hit(trigger.metric.value, trigger.comparison, trigger.threshold.value_on(day), metrics, indicators):
+            hits.append(f"trigger {trigger.id} ({trigger.name or trigger.metric.value})")
+    for threshold in stop_when:
+        if _metric_hit(threshold.metric.value, threshold.comparison, threshold.value, metrics, indicators):
+            hits.append(
+                f"stop rule {threshold.id} ({threshold.metric.value} {threshold.comparison.value} {threshold.value})"
+            )
+    return hits
+
+
+def _pauses(
+    triggers: Sequence[Trigger],
+    pause_when: Sequence[RevolvingThreshold],
+    day: date,
+    metrics: Mapping[str, str],
+    indicators: Mapping[str, str],
+) -> list[str]:
+    hits = []
+    for trigger in triggers:
+        if not trigger.curable or not any(e.kind is EffectKind.STOP_REVOLVING for e in trigger.effects):
+            continue
+        if _metric_hit(trigger.metric.value, trigger.comparison, trigger.threshold.value_on(day), metrics, indicators):
+            hits.append(f"trigger {trigger.id}")
+    for threshold in pause_when:
+        if _metric_hit(threshold.metric.value, threshold.comparison, threshold.value, metrics, indicators):
+            hits.append(f"pause rule {threshold.id}")
+    return hits
+
+
+def _mark_to_market(pool: pl.DataFrame, inputs: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    positions, prices = inputs.get("positions"), inputs.get("prices")
+    if positions is None or prices is None or pool.height == 0:
+        return pool
+    accounts = inputs.get("accounts")
+    clients = pool.get_column("obligor_id").unique().sort()
+    client_code = pl.DataFrame({"obligor_id": clients}).with_row_index("c")
+    securities = prices.get_column("security_code").unique().sort()
+    security_code = pl.DataFrame({"security_code": securities}).with_row_index("s")
+    price = prices.group_by("security_code").agg(pl.col("close_price").last()).join(security_code, on="security_code")
+    close = np.zeros(len(securities), np.float64)
+    close[price.get_column("s").to_numpy()] = price.get_column("close_price").to_numpy()
+    held = (
+        positions.rename({"client_id": "obligor_id"})
+        .join(client_code, on="obligor_id", how="inner")
+        .join(security_code, on="security_code", how="inner")
+    )
+    debt_default = (
+        pool.with_columns((pl.col("balance_fen") + pl.col("accrued_interest_fen")).alias("debt"))
+        .group_by("obligor_id")
+        .agg(pl.col("debt").sum())
+    )
+    per_client = client_code.join(debt_default, on="obligor_id", how="left")
+    if accounts is not None and accounts.height:
+        per_client = per_client.join(
+            accounts.rename({"client_id": "obligor_id"}).select("obligor_id", "cash_balance_fen", "debt_fen"),
+            on="obligor_id",
+            how="left",
+        ).with_columns(pl.coalesce("debt_fen", "debt").alias("debt"), pl.col("cash_balance_fen").fill_null(0))
+    else:
+        per_client = per_client.with_columns(pl.lit(0, dtype=pl.Int64).alias("cash_balance_fen"))
+    per_client = per_client.sort("c")
+    ratio = client_ratios(
+        clients=len(clients),
+        positions=Positions(
+            held.get_column("c").cast(pl.Int64).to_numpy(),
+            held.get_column("s").cast(pl.Int64).to_numpy(),
+            held.get_column("quantity").cast(pl.Float64).to_numpy(),
+        ),
+        close_price=close,
+        cash_fen=per_client.get_column("cash_balance_fen").fill_null(0).cast(pl.Int64).to_numpy(),
+        debt_fen=per_client.get_column("debt").fill_null(0).cast(pl.Int64).to_numpy(),
+    )
+    ratios = pl.DataFrame({"obligor_id": clients, "mtm_ratio": np.round(ratio, 6)})
+    return (
+        pool.join(ratios, on="obligor_id", how="left")
+        .with_columns(
+            pl.coalesce(pl.col("mtm_ratio").fill_nan(None), pl.col("maintenance_ratio")).alias("maintenance_ratio")
+        )
+        .drop("mtm_ratio")
+    )
+
+
+def _empty_candidates() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "contract_id": pl.String,
+            "client_id": pl.String,
+            "principal_outstanding_fen": pl.Int64,
+            "financing_rate": pl.Float64,
+            "start_date": pl.Date,
+            "due_date": pl.Date,
+            "extension_count": pl.Int64,
+            "accrued_interest_fen": pl.Int64,
+            "maintenance_ratio": pl.Float64,
+            "status": pl.String,
+            "region": pl.String,
+            "industry": pl.String,
+            "branch": pl.String,
+        }
+    )
+
+
+def _empty_purchases() -> pl.DataFrame:
+    return pl.DataFrame(schema=POOL_COLUMNS)
+
+
+def _purchase(
+    ctx: DayContext,
+    day: date,
+    pool: pl.DataFrame,
+    candidates: pl.DataFrame,
+    available_fen: int,
+    mode: PurchaseMode,
+    owned_elsewhere: set[str],
+) -> tuple[Selection, list[str], pl.DataFrame, dict[str, int]]:
+    spec = ctx.deal.revolving
+    assert spec is not None
+    for column, dtype in _empty_candidates().schema.items():
+        if column not in candidates.columns:
+            candidates = candidates.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    pool_table, cand_table = asset_tables(pool, candidates, day)
+    result: EligibilityResult = check_eligibility(
+        cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
+    )
+    owned = candidates.get_column("contract_id").is_in(sorted(owned_elsewhere | set(pool.get_column("asset_id"))))
+    owned_np = owned.to_numpy()
+    eligible = result.eligible & ~owned_np
+    price = cand_table.principal_fen.copy()
+    if mode is PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL_AND_INTEREST:
+        price = price + cand_table.accrued_interest_fen
+    selection = select_purchases(
+        cand_table,
+        pool_table,
+        eligible=eligible,
+        price_fen=price,
+        cash_fen=available_fen,
+        limits=spec.concentration,
+        min_purchase_fen=_yuan_fen(spec.min_purchase_amount),
+    )
+    rejections = result.failure_counts()
+    rejections["R00_already_owned"] = int(owned_np.sum())
+    chosen = candidates[selection.chosen.tolist()] if selection.chosen.size else candidates.head(0)
+    purchases = chosen.select(
+        pl.col("contract_id").alias("asset_id"),
+        pl.col("client_id").alias("obligor_id"),
+        pl.col("principal_outstanding_fen").alias("balance_fen"),
+        pl.col("accrued_interest_fen").fill_null(0).alias("accrued_interest_fen"),
+        pl.col("financing_rate").alias("rate"),
+        pl.col("start_date"),
+        pl.col("due_date").alias("maturity_date"),
+        pl.col("extension_count").fill_null(0),
+        pl.col("maintenance_ratio"),
+        pl.lit("performing").alias("status"),
+        pl.col("region"),
+        pl.col("industry"),
+        pl.col("branch"),
+        pl.lit(day).alias("cutoff_date"),
+        pl.lit(day).alias("acquired_on"),
+    ).select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
+    if mode is not PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL_AND_INTEREST:
+        # Bought at par for principal: the seller keeps the accrued interest; the plan accrues from today.
+        purchases = purchases.with_columns(pl.lit(0, dtype=pl.Int64).alias("accrued_interest_fen"))
+    return selection, purchases.get_column("asset_id").to_list(), purchases, rejections
+
+
+def _pay(
+    ctx: DayContext, day: date, ledger: Ledger, state: PlanState, status: str, pool_fen: int, final: bool
+) -> tuple[list[Distribution], dict[str, int]]:
+    """Payment date: fees, then senior interest from reserve → custody interest → custody principal,
+    then liquidity support (流动性支持), then shortfall payment (差额支付); principal when amortizing."""
+    deal = ctx.deal
+    balances = dict(state.tranche_balance_fen)
+    revolving = status == "revolving"
+    fees = _fees_due(ctx, state.accrual_start, day, balances, pool_fen)
+    sources = ("cash:reserve", "cash:custody_interest", "cash:custody_principal")
+    _pay_from(ledger, sources, "expense:fees", fees, "fees")
+    interest_due = _senior_interest_due(ctx, state, day, balances, revolving)
+    out: list[Distribution] = []
+    for tranche in deal.tranches:
+        if tranche.tranche_class is not TrancheClass.SENIOR:
+            continue
+        due = interest_due.get(tranche.id, 0)
+        paid = _pay_from(ledger, sources, f"distribution:interest:{tranche.id}", due, f"senior interest {tranche.id}")
+        drawn = shortfall_paid = 0
+        short = due - paid
+        for facility in deal.credit_enhancement.liquidity_support:
+            if short > 0 and tranche.id in facility.tranches and facility.cover_interest:
+                cap = _yuan_fen(facility.cap) if facility.cap is not None else short
+                draw = min(short, cap)
+                ledger.move(
+                    f"liquidity support drawn ({facility.id})",
+                    "cash:originator_support",
+                    "liability:liquidity_support",
+                    draw,
+                )
+                ledger.move(
+                    f"senior interest {tranche.id} from liquidity support",
+                    f"distribution:interest:{tranche.id}",
+                    "cash:originator_support",
+                    draw,
+                )
+                drawn += draw
+                short -= draw
+        for guarantee in deal.credit_enhancement.shortfall_payment:
+            if short > 0 and tranche.id in guarantee.tranches and guarantee.cover_interest:
+                ledger.move(
+                    f"shortfall payment received ({guarantee.id})",
+                    "cash:custody_interest",
+                    "equity:shortfall_payment",
+                    short,
+                )
+                ledger.move(
+                    f"senior interest {tranche.id} from shortfall payment",
+                    f"distribution:interest:{tranche.id}",
+                    "cash:custody_interest",
+                    short,
+                )
+                shortfall_paid += short
+                short = 0
+        out.append(Distribution(day, tranche.id, due, paid + drawn + shortfall_paid, 0, drawn, shortfall_paid))
+    if status != "revolving" or final:
+        for tranche in deal.tranches:
+            owed = balances.get(tranche.id, 0)
+            if owed <= 0:
+                continue
+            senior = tranche.tranche_class is TrancheClass.SENIOR
+            if not senior and not final:
+                continue
+            principal_sources = ("cash:custody_principal", "cash:custody_interest", "cash:reserve")
+            paid = _pay_from(
+                ledger, principal_sources, f"distribution:principal:{tranche.id}", owed, f"principal {tranche.id}"
+            )
+            shortfall_paid = 0
+            if senior and final and paid < owed:
+                for guarantee in deal.credit_enhancement.shortfall_payment:
+                    if tranche.id in guarantee.tranches and guarantee.cover_principal and paid < owed:
+                        gap = owed - paid
+                        ledger.move(
+                            f"shortfall payment received ({guarantee.id})",
+                            "cash:custody_principal",
+                            "equity:shortfall_payment",
+                            gap,
+                        )
+                        ledger.move(
+                            f"principal {tranche.id} from shortfall payment",
+                            f"distribution:principal:{tranche.id}",
+                            "cash:custody_principal",
+                            gap,
+                        )
+                        shortfall_paid += gap
+                        paid += gap
+            balances[tranche.id] = owed - paid
+            existing = next((d for d in out if d.tranche_id == tranche.id), None)
+            if existing is None:
+                out.append(Distribution(day, tranche.id, 0, 0, paid, 0, shortfall_paid))
+            else:
+                out[out.index(existing)] = replace(
+                    existing, principal_paid_fen=paid, shortfall_paid_fen=existing.shortfall_paid_fen + shortfall_paid
+                )
+    return out, balances
+
+
+def _pay_from(ledger: Ledger, sources: Sequence[str], target: str, amount_fen: int, memo: str) -> int:
+    """Pay up to ``amount_fen`` into ``target`` from ``sources`` in order; returns what was paid."""
+    paid = 0
+    for source in sources:
+        take = min(amount_fen - paid, max(0, ledger.balance(source)))
+        if take > 0:
+            ledger.move(memo, target, source, take)
+            paid += take
+        if paid >= amount_fen:
+            break
+    return paid
