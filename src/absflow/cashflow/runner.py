@@ -20,9 +20,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
+from absflow.cashflow.projection import LoanArrays
 from absflow.cashflow.waterfall import PeriodResult, PoolPeriod, WaterfallEngine, to_fen
 from absflow.deal import model as m
 from absflow.deal.document import field_path
@@ -172,12 +174,22 @@ class _AggregatePool:
         return interest, principal, defaults, recoveries, purchases
 
 
-def _check_pool(deal: m.Deal) -> bool:
+def _check_pool(deal: m.Deal, loans: LoanArrays | None = None) -> bool:
     """True when the pool is revolving lines (aggregate daily model), False for amortizing lines (projection)."""
+    if loans is not None:
+        from absflow.cashflow.projection import AmortizationKind
+
+        all_revolving = loans.kind is not None and bool(np.all(loans.kind == int(AmortizationKind.REVOLVING)))
+        if deal.periods.initial_status is m.DealStatus.REVOLVING and not all_revolving:
+            raise ValidationFailed([Issue(
+                "pool_not_supported", "a revolving deal's pool is modelled from revolving lines (payment rate); "
+                "the plan's loans are not all revolving", Location(field_path="pool.source"), deal.pool.source.value)])
+        return all_revolving
     lines = deal.pool.rep_lines
     if deal.pool.source is not m.PoolSource.REP_LINES or not lines:
         raise ValidationFailed([Issue(
-            "pool_not_supported", "the deal runner models rep-line pools; give pool.source rep_lines",
+            "pool_not_supported", "this pool comes from a plan's imported tape: run the plan's deal "
+            "(absflow cashflow run --plan CODE); a deal file needs pool.source rep_lines",
             Location(field_path="pool.source"), deal.pool.source.value)])
     revolving = [r.amortization is m.Amortization.REVOLVING for r in lines]
     if any(revolving) and not all(revolving):
@@ -204,16 +216,17 @@ def _add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, _monthrange(year, month)[1]))
 
 
-def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period]) -> list[PoolPeriod]:
+def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period],
+                        loans: LoanArrays | None = None) -> list[PoolPeriod]:
     """Amortizing rep lines projected monthly from the cut-off (loan-level projection), summed into
     the deal's periods: the collections of month k (ending cut-off + k months) belong to the period
     whose payment date is the first on or after that month end."""
     from absflow.cashflow.curves import Speed
     from absflow.cashflow.money import pool_to_fen
-    from absflow.cashflow.projection import Assumptions, LoanArrays, parse_amortization_kind, project
+    from absflow.cashflow.projection import Assumptions, parse_amortization_kind, project
 
     lines = deal.pool.rep_lines
-    loans = LoanArrays.from_columns(
+    loans = loans if loans is not None else LoanArrays.from_columns(
         balance=[float(r.balance) for r in lines], gross_rate=[float(r.rate) for r in lines],
         net_rate=[float(r.net_rate if r.net_rate is not None else r.rate) for r in lines],
         remaining_term=[r.remaining_term_months or r.term_months for r in lines],
@@ -251,25 +264,36 @@ def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period])
     return out
 
 
-def _pool_model(deal: m.Deal, scenario: Scenario) -> _AggregatePool:
-    lines = deal.pool.rep_lines
-    total = sum(float(r.balance) for r in lines)
-    rate = scenario.pool_rate if scenario.pool_rate is not None else sum(
-        float(r.balance) * float(r.rate) for r in lines) / total
-    monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else sum(
-        float(r.balance) * float(r.payment_rate_monthly or 0) for r in lines) / total
+def _pool_model(deal: m.Deal, scenario: Scenario, loans: LoanArrays | None = None) -> _AggregatePool:
+    if loans is not None:
+        total = float(loans.balance.sum())
+        weights = loans.balance / total if total > 0 else loans.balance
+        rate = scenario.pool_rate if scenario.pool_rate is not None else float(np.sum(weights * loans.gross_rate))
+        paid = loans.payment_rate if loans.payment_rate is not None else np.zeros_like(loans.balance)
+        monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else float(
+            np.sum(weights * paid))
+    else:
+        lines = deal.pool.rep_lines
+        total = sum(float(r.balance) for r in lines)
+        rate = scenario.pool_rate if scenario.pool_rate is not None else sum(
+            float(r.balance) * float(r.rate) for r in lines) / total
+        monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else sum(
+            float(r.balance) * float(r.payment_rate_monthly or 0) for r in lines) / total
     cdr = min(1.0, scenario.cdr * scenario.default_multiple)
     return _AggregatePool(total, rate, _daily_rate(monthly, 12.0), _daily_rate(cdr, 1.0), scenario.severity)
 
 
 def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None = None,
-             *, progress: Callable[[int, int], None] | None = None) -> DealRun:
-    """Run the deal over all its periods under ``scenario`` (base scenario by default)."""
+             *, loans: LoanArrays | None = None, progress: Callable[[int, int], None] | None = None) -> DealRun:
+    """Run the deal over all its periods under ``scenario`` (base scenario by default).
+
+    ``loans``: the pool as loan arrays (a plan's imported tape); default: the deal's rep lines.
+    """
     scenario = scenario or Scenario()
     periods: list[Period] = build_periods(deal, calendar)
-    if not _check_pool(deal):
-        return _run_static(deal, periods, scenario, progress)
-    pool = _pool_model(deal, scenario)
+    if not _check_pool(deal, loans):
+        return _run_static(deal, periods, scenario, progress, loans)
+    pool = _pool_model(deal, scenario, loans)
     engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates, initial_pool_fen=to_fen(
         Decimal(repr(pool.balance))))
     mode = deal.revolving.purchase_mode if deal.revolving else m.PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL
@@ -321,8 +345,8 @@ def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None
 
 
 def _run_static(deal: m.Deal, periods: list[Period], scenario: Scenario,
-                progress: Callable[[int, int], None] | None) -> DealRun:
-    flows = static_pool_periods(deal, scenario, periods)
+                progress: Callable[[int, int], None] | None, loans: LoanArrays | None) -> DealRun:
+    flows = static_pool_periods(deal, scenario, periods, loans)
     engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates,
                              initial_pool_fen=flows[0].begin_balance_fen if flows else 0)
     results: list[PeriodResult] = []

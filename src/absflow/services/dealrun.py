@@ -56,10 +56,15 @@ def run_deal_file(ctx: Context, deal_path: str | Path, scenario_path: str | Path
 
 def run_plan_deal(ctx: Context, plan_code: str, scenario_path: str | Path | None = None, *,
                   progress: Callable[[int, int], None] | None = None) -> DealRun:
-    """Run the plan's current deal document."""
+    """Run the plan's current deal document; a ``pool.source: plan`` pool is the plan's imported tape."""
     ctx.require("view", plan_code)
     deal = current_deal(ctx, plan_code)
-    return run_deal(deal, deal_calendar(deal), load_scenario_file(scenario_path), progress=progress)
+    loans = None
+    if deal.pool.source is m.PoolSource.PLAN:
+        from absflow.services.projection import plan_loans
+
+        loans = plan_loans(ctx, deal.pool.plan_code or plan_code)
+    return run_deal(deal, deal_calendar(deal), load_scenario_file(scenario_path), loans=loans, progress=progress)
 
 
 def write_deal_run(ctx: Context, run: DealRun, out: str | Path, metrics: list[dict[str, Any]] | None = None) -> Path:
