@@ -82,6 +82,7 @@ def test_scenario_file_problems_have_paths() -> None:
 
 
 def test_amortizing_rep_lines_run_on_the_loan_level_projection() -> None:
+    pytest.importorskip("absflow.cashflow.projection", reason="needs the loan-level projection")
     from absflow.deal import parse_deal
 
     deal = parse_deal({

@@ -18,17 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
-from absflow.cashflow.projection import LoanArrays
 from absflow.cashflow.waterfall import PeriodResult, PoolPeriod, WaterfallEngine, to_fen
 from absflow.deal import model as m
 from absflow.deal.document import field_path
 from absflow.domain.issues import Issue, Location, ValidationFailed
+
+if TYPE_CHECKING:
+    from absflow.cashflow.projection import LoanArrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,7 @@ def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period],
     whose payment date is the first on or after that month end."""
     from absflow.cashflow.curves import Speed
     from absflow.cashflow.money import pool_to_fen
-    from absflow.cashflow.projection import Assumptions, parse_amortization_kind, project
+    from absflow.cashflow.projection import Assumptions, LoanArrays, parse_amortization_kind, project
 
     lines = deal.pool.rep_lines
     loans = loans if loans is not None else LoanArrays.from_columns(

@@ -12,7 +12,7 @@ from absflow.cashflow.periods import BusinessCalendar
 from absflow.cashflow.runner import DealRun, Scenario, parse_scenario, run_deal
 from absflow.deal import model as m
 from absflow.deal.document import load_text
-from absflow.domain.issues import Issue, Location, ValidationFailed
+from absflow.domain.issues import AbsflowError, Issue, Location, ValidationFailed
 from absflow.reports.deal_run import write_run
 from absflow.services.context import Context
 from absflow.services.deals import current_deal, load_deal_file, read_deal_file
@@ -78,13 +78,19 @@ def write_deal_run(ctx: Context, run: DealRun, out: str | Path, metrics: list[di
     return target
 
 
+def _require_pricing() -> None:
+    if not _pricing_available():
+        raise AbsflowError("the pricing functions (absflow.cashflow.pricing) are not installed", code="unavailable")
+
+
 def price_deal_file(ctx: Context, deal_path: str | Path, scenario_path: str | Path | None = None, *,
                     settlement: date | None = None, prices: dict[str, float] | None = None,
                     yields: dict[str, float] | None = None) -> tuple[DealRun, list[dict[str, Any]]]:
     """Run a deal and price its tranches (at the issue price unless prices or yields are given)."""
+    ctx.require("view", None)
+    _require_pricing()
     from absflow.cashflow.deal_pricing import deal_metrics
 
-    ctx.require("view", None)
     deal = load_deal_file(deal_path)
     unknown = [t for t in {**(prices or {}), **(yields or {})} if t not in {x.id for x in deal.tranches}]
     if unknown:
@@ -98,9 +104,10 @@ def price_deal_file(ctx: Context, deal_path: str | Path, scenario_path: str | Pa
 def breakeven_deal_file(ctx: Context, deal_path: str | Path, tranche_id: str, scenario_path: str | Path | None = None,
                         *, variable: str = "default_multiple", high: float | None = None) -> dict[str, Any]:
     """The largest default multiple (or CDR, or severity) at which ``tranche_id`` loses nothing."""
+    ctx.require("view", None)
+    _require_pricing()
     from absflow.cashflow.deal_pricing import BreakevenVariable, breakeven_for_tranche
 
-    ctx.require("view", None)
     deal = load_deal_file(deal_path)
     issues = []
     if tranche_id not in {t.id for t in deal.tranches}:
@@ -119,9 +126,18 @@ def breakeven_deal_file(ctx: Context, deal_path: str | Path, tranche_id: str, sc
             "status": found.status.value, "loss_at_value": round(found.loss_at_value_yuan, 2), "runs": found.runs}
 
 
+def _pricing_available() -> bool:
+    """The generic pricing functions (``absflow.cashflow.pricing``) are installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("absflow.cashflow.pricing") is not None
+
+
 def run_metrics(ctx: Context, run: DealRun) -> list[dict[str, Any]]:
-    """Per-tranche metrics of a run at the issue prices (for the workbook's summary)."""
+    """Per-tranche metrics of a run at the issue prices (for the workbook's summary); [] without pricing."""
+    ctx.require("view", None)
+    if not _pricing_available():
+        return []
     from absflow.cashflow.deal_pricing import deal_metrics
 
-    ctx.require("view", None)
     return [x.as_dict() for x in deal_metrics(run)]

@@ -29,11 +29,11 @@ def attach_and_run_demo_deal(
     rows = []
     for t in run.deal.tranches:
         flows = run.tranche_cashflows(t.id)
-        x = metrics[t.id]
+        x = metrics.get(t.id, {})
         rows.append((
             t.id, t.tranche_class.value, format_yuan(int(t.size * 100)), format_yuan(sum(f[1] + f[3] for f in flows)),
             format_yuan(sum(f[2] for f in flows)), format_yuan(run.tranche_loss_fen(t.id)),
-            f"{x['yield']:.4%}", f"{x['wal_years']:.3f}",
+            f"{x['yield']:.4%}" if x else "", f"{x['wal_years']:.3f}" if x else "",
         ))
     statuses = " → ".join(dict.fromkeys(r.status.value for r in run.periods))
     return [(
