@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import jobs, log, plans, tapes, users
+from absflow.api.routes import cashflows, jobs, log, plans, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
+from absflow.services import cashflowjobs, tapejobs
 from absflow.services import jobs as job_service
-from absflow.services import tapejobs
 from absflow.services.context import Context, open_context
 
 API_PREFIX = "/api/v1"
@@ -43,14 +43,17 @@ def api_router() -> APIRouter:
     router.include_router(jobs.router)
     router.include_router(log.router)
     router.include_router(tapes.router)
+    router.include_router(cashflows.router)
     return router
 
 
 def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on ``ctx`` (default: ``ABSFLOW_DATABASE_URL``, schema upgraded)."""
+    from absflow.web import cashflows as cashflow_pages
     from absflow.web import pages, tapes  # the pages depend on the API's deps; imported here to avoid a cycle
 
     tapejobs.register()
+    cashflowjobs.register()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,5 +116,5 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         return errors.request_validation_problem(request, exc)
 
     app.include_router(api_router())
-    pages.install(app, [tapes.router])
+    pages.install(app, [tapes.router, cashflow_pages.router])
     return app

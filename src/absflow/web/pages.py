@@ -43,7 +43,7 @@ templates = Environment(loader=PackageLoader("absflow.web", "templates"), autoes
 router = APIRouter(include_in_schema=False)
 
 #: Extra entries for the plan page's navigation: (label key, path suffix). Areas add theirs.
-PLAN_SECTIONS: list[tuple[str, str]] = [("tape", "tape"), ("log", "log")]
+PLAN_SECTIONS: list[tuple[str, str]] = [("tape", "tape"), ("cashflows", "cashflows"), ("log", "log")]
 
 
 class SignInRequired(Exception):
