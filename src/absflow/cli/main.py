@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
+from absflow.cli import pool as pool_cli
 from absflow.cli import synth as synth_cli
 from absflow.cli import tape as tape_cli
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(deal.app, name="deal")
 app.add_typer(db.app, name="db")
+app.add_typer(pool_cli.app, name="pool")
 app.add_typer(tape_cli.app, name="tape")
 app.add_typer(synth_cli.app, name="synth")
 app.add_typer(book.app, name="book")

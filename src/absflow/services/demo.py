@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
+from absflow.reports.pool_tables import STRAT_COLUMNS, strat_rows, summary_rows
 from absflow.services import plans as plan_service
+from absflow.services import pool as pool_service
 from absflow.services import synth as synth_service
 from absflow.services import users as user_service
 from absflow.services.context import Context
@@ -53,6 +55,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
         )
     )
     result.tables.append(synth_service.import_demo_tape(ctx, plan.code, progress=progress)[1])
+    result.tables.extend(pool_tables(ctx, plan.code, progress=progress))
     progress("adding one demo user per role")
     result.users = user_service.ensure_demo_users(ctx, plan.code)
     result.tables.append(
@@ -60,3 +63,17 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
          [(name, f"{role.value} {role.label_zh}", password) for name, role, password in result.users])
     )
     return result
+
+
+#: Stratifications the demo prints after the tape import.
+DEMO_STRAT_FIELDS = ("balance", "maintenance_ratio", "region", "rate")
+
+
+def pool_tables(ctx: Context, plan_code: str, progress: Callable[[str], None] = lambda _m: None) -> list[Table]:
+    """The imported pool's summary and the DEMO_STRAT_FIELDS stratifications, as tables."""
+    progress("pool analytics: summary and stratifications")
+    summary = pool_service.summary(ctx, plan_code)
+    tables: list[Table] = [(f"Pool summary 资产池概况 ({plan_code})", ["figure", "value"], summary_rows(summary))]
+    for strat in pool_service.strats(ctx, plan_code, DEMO_STRAT_FIELDS):
+        tables.append((f"Stratification by {strat.field} 分层统计", STRAT_COLUMNS, strat_rows(strat)))
+    return tables
