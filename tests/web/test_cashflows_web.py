@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from tests.web.conftest import World, bearer
+from tests.web.test_pages import csrf_of, login
 
 from absflow.access import Role
 from absflow.services import jobs as job_service
-from tests.web.conftest import World, bearer
-from tests.web.test_pages import csrf_of, login
 
 DEAL = Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml"
 
