@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from absflow.bookbuilding import Convention, Offering
+from absflow.bookbuilding.comparables import Comparable
 from absflow.bookbuilding.investor import credit_code_check_char
 from absflow.bookbuilding.notices import PaymentState
 from absflow.domain.issues import Conflict, ValidationFailed
@@ -26,7 +27,8 @@ from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow
 
 WAN = Decimal(10000)
-OPEN = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing
+CST = timezone(timedelta(hours=8))
+OPEN = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # offsets other than UTC must survive SQLite
 CLOSE = OPEN + timedelta(hours=6)
 
 
@@ -191,16 +193,36 @@ def test_holder_limit_blocks_the_final_allocation(ctx: Context, clock) -> None:
 
 def test_forecast_narrows_as_bids_arrive_and_meets_the_result_at_the_close(ctx: Context, clock) -> None:
     plan_code = setup_book(ctx, clock)
+    recent = [Comparable(f"近期可比{n}", None, pct(c), 10 * 10**8 * Decimal(1), 18, date(2026, 2, n))
+              for n, c in ((2, "2.75"), (9, "2.85"), (16, "2.95"))]
     clock.now = OPEN
-    before = book.forecast(ctx, plan_code, "A")
+    before = book.forecast(ctx, plan_code, "A", comparables=recent)
+    assert before.prior_rate == pct("2.85")
     assert before.book_rate is None and before.low <= before.rate <= before.high
     for investor, rate, amount in WORKED:
         book.submit_bid(ctx, plan_code, "A", investor=investor, rate=pct(rate), amount_yuan=amount * WAN)
     clock.now = OPEN + (CLOSE - OPEN) / 2
-    middle = book.forecast(ctx, plan_code, "A")
+    middle = book.forecast(ctx, plan_code, "A", comparables=recent)
     assert middle.covered_now and middle.high <= pct("2.70")  # a covered book's margin can only fall
     assert middle.high - middle.low < before.high - before.low
     clock.now = CLOSE
-    final = book.forecast(ctx, plan_code, "A")
+    final = book.forecast(ctx, plan_code, "A", comparables=recent)
     assert final.rate == final.low == final.high == pct("2.70")
     json.dumps([str(final.rate)])  # plain values
+
+
+def test_the_coupon_flows_back_into_the_deal_document(ctx: Context, clock) -> None:
+    from absflow.services import deals as deal_service
+
+    plan_code = setup_book(ctx, clock)
+    deal_file = Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml"
+    deal_service.attach_deal(ctx, plan_code, deal_file.read_text(encoding="utf-8"))
+    assert deal_service.current_deal(ctx, plan_code).tranches[0].coupon.rate == Decimal("0.05")
+    book.submit_bids(ctx, plan_code, "A", [book.BidInput(i, pct(r), a * WAN) for i, r, a in WORKED])
+    clock.now = CLOSE
+    book.run_allocation(ctx, plan_code, "A")
+    deal = deal_service.current_deal(ctx, plan_code)
+    assert {t.id: t.coupon.rate for t in deal.tranches}["A"] == pct("2.70")
+    versions = deal_service.deal_versions(ctx, plan_code)
+    book.run_allocation(ctx, plan_code, "A")  # idempotent: no further deal version
+    assert deal_service.deal_versions(ctx, plan_code) == versions and len(versions) == 2

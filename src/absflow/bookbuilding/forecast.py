@@ -1,7 +1,8 @@
 """Marginal-rate forecast (边际价格预测): comparable deals give a prior, the bids so far move it.
 
 Prior: a kernel-weighted mean of comparable coupons — weight falls with the distance in
-issue date (Gaussian, ``DATE_BANDWIDTH_DAYS``) and in term (``TERM_BANDWIDTH_MONTHS``);
+issue date beyond the nearest comparable's (Gaussian, ``DATE_BANDWIDTH_DAYS``; so a target
+past the data leans on the latest deals) and in term (``TERM_BANDWIDTH_MONTHS``);
 the plan's own earlier tranches count ``OWN_PLAN_WEIGHT`` times, the same originator
 ``SAME_ORIGINATOR_WEIGHT`` times; a deal without a known date gets ``UNKNOWN_DATE_WEIGHT``.
 Its spread is the weighted standard deviation of those coupons plus a floor.
@@ -72,13 +73,16 @@ def prior(
     if not comparables:
         raise ValueError("a forecast needs at least one comparable deal")
     weights: list[float] = []
+    distances = [abs((issue_date - c.value_date).days) for c in comparables
+                 if issue_date is not None and c.value_date is not None]
+    nearest = min(distances, default=0)
     for c in comparables:
         w = 1.0
         if issue_date is not None:
             if c.value_date is None:
                 w *= UNKNOWN_DATE_WEIGHT
             else:
-                days = (issue_date - c.value_date).days
+                days = abs((issue_date - c.value_date).days) - nearest
                 w *= math.exp(-0.5 * (days / DATE_BANDWIDTH_DAYS) ** 2)
         if term_months is not None and c.term_months is not None:
             w *= math.exp(-0.5 * ((term_months - c.term_months) / TERM_BANDWIDTH_MONTHS) ** 2)

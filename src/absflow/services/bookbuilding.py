@@ -8,10 +8,11 @@ integer fen in the database; rates are fractions here and basis points in the da
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ from absflow.domain.money import fen_to_yuan, format_yuan, yuan_to_fen
 from absflow.domain.plan import PartyRole
 from absflow.reports.notices import notice_pdf, notice_xlsx, notices_register_xlsx
 from absflow.reports.pdf import missing_glyphs
+from absflow.services import deals as deal_service
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
@@ -62,6 +64,11 @@ WITHDRAWN = "withdrawn"
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _now(ctx: Context) -> datetime:
+    """The service clock in UTC: every stored time is UTC, so SQLite (which drops offsets) reads back right."""
+    return ctx.now().astimezone(UTC)
 
 
 def _rate_bp(rate: Decimal) -> int:
@@ -156,7 +163,7 @@ def register_investor(
         raise ValidationFailed(issues)
     investor = Investor(name.strip(), kind, qualified, normalize_credit_code(credit_code), tuple(contacts),
                         tuple(accounts))
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         existing = session.execute(
             select(InvestorRow).where((InvestorRow.name == investor.name)
@@ -183,7 +190,7 @@ def register_investor(
 def set_investor_qualified(ctx: Context, name: str, qualified: bool) -> Investor:
     """Mark an investor qualified (合格投资者) or not; logged."""
     ctx.require("edit", None)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         row = _load_investor(session, name)
         if row.qualified != qualified:
@@ -302,7 +309,7 @@ def create_offering(
     if issues:
         raise ValidationFailed(issues)
     assert terms.bid_open is not None and terms.bid_close is not None
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code, for_update=True)
         existing = session.execute(
@@ -315,7 +322,8 @@ def create_offering(
             cap_fen=yuan_to_fen(terms.cap_yuan) if terms.cap_yuan is not None else None,
             rate_min_bp=_rate_bp(terms.rate_min), rate_max_bp=_rate_bp(terms.rate_max),
             convention=terms.convention.value, max_levels=terms.max_levels, holder_limit=terms.holder_limit,
-            bid_open=terms.bid_open, bid_close=terms.bid_close, payment_deadline=payment_deadline,
+            bid_open=terms.bid_open.astimezone(UTC), bid_close=terms.bid_close.astimezone(UTC),
+            payment_deadline=payment_deadline.astimezone(UTC),
             payee_name=payee_name, payee_bank=payee_bank, payee_account=payee_account, status=OPEN, created_at=now,
         )
         if existing is not None:
@@ -392,11 +400,12 @@ def _active_bids(session: Session, offering_id: int, investor_id: int | None = N
 
 @dataclass(frozen=True, slots=True)
 class BidInput:
-    """A bid to submit: investor name, rate (fraction), amount (yuan of face)."""
+    """A bid to submit: investor name, rate (fraction), amount (yuan of face); ``row`` its source line if any."""
 
     investor: str
     rate: Decimal
     amount_yuan: Decimal
+    row: int | None = None
 
 
 def _check_open(offering: OfferingRow, now: datetime, plan_code: str) -> None:
@@ -410,8 +419,14 @@ def _check_open(offering: OfferingRow, now: datetime, plan_code: str) -> None:
                        f"{_aware(offering.bid_close).isoformat()}; bids can no longer change")
 
 
+def _always(answer: bool) -> Callable[[str], bool]:
+    def is_qualified(_name: str) -> bool:
+        return answer
+    return is_qualified
+
+
 def _validate_investor_bids(terms: Offering, own: list[Bid], investor: InvestorRow) -> None:
-    issues = validate_bids(terms, own, is_qualified=lambda _name: investor.qualified)
+    issues = validate_bids(terms, own, is_qualified=_always(investor.qualified))
     if issues:
         raise ValidationFailed(issues)
 
@@ -425,14 +440,14 @@ def _log_bid(session: Session, ctx: Context, kind: str, plan_code: str, offering
 
 
 def submit_bids(ctx: Context, plan_code: str, tranche_id: str, bids: Sequence[BidInput]) -> list[BidView]:
-    """Submit rate levels (申购) now (``ctx.now()``), all or nothing; every problem at once.
+    """Submit rate levels (申购) now (``_now(ctx)``), all or nothing; every problem at once.
 
     Each level is checked with the investor's other active levels: rate range and step,
     lot multiple, minimum, window, qualified investor, duplicate level, level count,
     cumulative amounts not falling, cap.
     """
     ctx.require("edit", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         _check_open(offering, now, plan_code)
@@ -441,32 +456,33 @@ def submit_bids(ctx: Context, plan_code: str, tranche_id: str, bids: Sequence[Bi
         issues: list[Issue] = []
         for i, b in enumerate(bids):
             if b.investor not in by_name:
-                row = session.execute(select(InvestorRow).where(InvestorRow.name == b.investor)).scalar_one_or_none()
-                if row is None:
+                found_row = session.execute(
+                    select(InvestorRow).where(InvestorRow.name == b.investor)).scalar_one_or_none()
+                if found_row is None:
                     issues.append(Issue("unknown_investor", f"no registered investor named {b.investor!r}",
-                                        Location(field_path=f"bids[{i}].investor"), b.investor))
+                                        Location(row=b.row, column="investor", field_path=f"bids[{i}].investor"),
+                                        b.investor))
                     continue
-                by_name[b.investor] = row
+                by_name[b.investor] = found_row
         if issues:
             raise ValidationFailed(issues)
         grouped: dict[str, list[Bid]] = defaultdict(list)
         for name, investor in by_name.items():
             grouped[name] = [_bid(r, name) for r, _ in _active_bids(session, offering.id, investor.id)]
         for b in bids:
-            grouped[b.investor].append(Bid(b.investor, b.rate, b.amount_yuan, seq=-1, time=now))
+            grouped[b.investor].append(Bid(b.investor, b.rate, b.amount_yuan, seq=-1, time=now, row=b.row))
         for name, own in grouped.items():
-            found = validate_bids(terms, own, is_qualified=lambda _n, q=by_name[name].qualified: q)
-            issues.extend(found)
+            issues.extend(validate_bids(terms, own, is_qualified=_always(by_name[name].qualified)))
         if issues:
             raise ValidationFailed(issues)
         views: list[BidView] = []
         for b in bids:
-            row = BidRow(offering_id=offering.id, investor_id=by_name[b.investor].id, rate_bp=_rate_bp(b.rate),
-                         amount_fen=yuan_to_fen(b.amount_yuan), status=ACTIVE, submitted_at=now)
-            session.add(row)
+            bid_row = BidRow(offering_id=offering.id, investor_id=by_name[b.investor].id, rate_bp=_rate_bp(b.rate),
+                             amount_fen=yuan_to_fen(b.amount_yuan), status=ACTIVE, submitted_at=now)
+            session.add(bid_row)
             session.flush()
-            _log_bid(session, ctx, "submitted", plan_code, offering, row, b.investor, now)
-            views.append(_bid_view(row, b.investor))
+            _log_bid(session, ctx, "submitted", plan_code, offering, bid_row, b.investor, now)
+            views.append(_bid_view(bid_row, b.investor))
         return views
 
 
@@ -494,7 +510,7 @@ def amend_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int, *, rat
     The new version's time is now: an amended bid ranks as a new bid for ties at the margin.
     """
     ctx.require("edit", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         _check_open(offering, now, plan_code)
@@ -517,7 +533,7 @@ def amend_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int, *, rat
 def withdraw_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int) -> BidView:
     """Withdraw an active bid level (before the close); it stays in the history as withdrawn."""
     ctx.require("edit", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         _check_open(offering, now, plan_code)
@@ -646,72 +662,101 @@ def run_allocation(ctx: Context, plan_code: str, tranche_id: str) -> AllocationR
     Running it again returns the stored result.
     """
     ctx.require("approve", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         existing = _load_run(session, offering.id)
         if existing is not None:
-            return _record(plan_code, tranche_id, existing,
-                           _investor_names(session, [line.investor_id for line in existing.lines]))
-        if now < _aware(offering.bid_close):
-            raise Conflict(f"the book of {plan_code} tranche {tranche_id} closes at "
-                           f"{_aware(offering.bid_close).isoformat()}; allocate after the close")
-        terms, bids, levels = _book(session, offering)
-        result = allocate(terms, levels, valid_bid_count=len(bids))
-        flags = result.flags()
-        if flags:
-            raise ValidationFailed(flags, "the allocation cannot be made final: " + "; ".join(f.message for f in flags))
-        ids = dict(session.execute(select(InvestorRow.name, InvestorRow.id).where(
-            InvestorRow.name.in_({b.investor for b in bids}))).tuples().all())
-        summary = result.summary
-        digest = _input_digest(terms, bids)
-        run = AllocationRunRow(
-            offering_id=offering.id, input_sha256=digest,
-            marginal_rate_bp=_rate_bp(result.marginal_rate) if result.marginal_rate is not None else None,
-            total_demand_fen=yuan_to_fen(summary.total_demand_yuan),
-            allocated_total_fen=yuan_to_fen(result.allocated_total_yuan),
-            shortfall_fen=yuan_to_fen(result.shortfall_yuan),
-            total_multiple=multiple_text(summary.total_multiple),
-            marginal_multiple=(multiple_text(summary.marginal_multiple)
-                               if summary.marginal_multiple is not None else None),
-            undersubscribed=result.undersubscribed, valid_bid_count=summary.valid_bid_count,
-            holder_count=result.holder_count, created_at=now,
-        )
-        run.lines = [AllocationLineRow(investor_id=ids[a.investor], bid_fen=yuan_to_fen(a.bid_yuan),
-                                       allocated_fen=yuan_to_fen(a.allocated_yuan)) for a in result.by_investor]
-        session.add(run)
-        offering.status = ALLOCATED
-        session.add(IssuanceResultRow(
-            plan_id=plan.id, tranche_id=tranche_id, offering_id=offering.id, coupon_bp=run.marginal_rate_bp,
-            issued_fen=run.allocated_total_fen, settled_at=now,
-        ))
-        for a in result.by_investor:
-            session.add(HolderRow(plan_id=plan.id, tranche_id=tranche_id, investor_id=ids[a.investor],
-                                  face_fen=yuan_to_fen(a.allocated_yuan), since=now))
-        session.flush()
-        append_event(session, entry_type="book.allocated", plan_code=plan_code, recorded_at=now,
-                     business_date=_aware(offering.bid_close).date(), payload={
-            "tranche_id": tranche_id, "security_name": offering.security_name,
-            "security_code": offering.security_code,
-            "marginal_rate": str(result.marginal_rate) if result.marginal_rate is not None else None,
-            "size": format_yuan(offering.size_fen), "total_demand": format_yuan(run.total_demand_fen),
-            "allocated_total": format_yuan(run.allocated_total_fen), "shortfall": format_yuan(run.shortfall_fen),
-            "total_multiple": run.total_multiple, "marginal_multiple": run.marginal_multiple,
-            "undersubscribed": run.undersubscribed, "valid_bid_count": run.valid_bid_count,
-            "input_sha256": digest,
-            "allocations": [{"investor": a.investor, "allocated": format_yuan(yuan_to_fen(a.allocated_yuan))}
-                            for a in result.by_investor],
-        })
-        _record_coupon_in_deal(ctx, plan_code, tranche_id, result.marginal_rate)
-        return _record(plan_code, tranche_id, run, {v: k for k, v in ids.items()})
+            record = _record(plan_code, tranche_id, existing,
+                             _investor_names(session, [line.investor_id for line in existing.lines]))
+        else:
+            record = _allocate_and_store(session, plan_code, tranche_id, plan, offering, now)
+    sync_coupon_to_deal(ctx, plan_code, tranche_id)
+    return record
 
 
-def _record_coupon_in_deal(ctx: Context, plan_code: str, tranche_id: str, coupon: Decimal | None) -> None:
-    """Hook for the deal document service: set the tranche coupon there when it offers a way to.
+def _allocate_and_store(session: Session, plan_code: str, tranche_id: str, plan: PlanRow, offering: OfferingRow,
+                        now: datetime) -> AllocationRecord:
+    """The allocation of a closed book, stored with its issuance result, holders and log entry (caller's session)."""
+    if now < _aware(offering.bid_close):
+        raise Conflict(f"the book of {plan_code} tranche {tranche_id} closes at "
+                       f"{_aware(offering.bid_close).isoformat()}; allocate after the close")
+    terms, bids, levels = _book(session, offering)
+    result = allocate(terms, levels, valid_bid_count=len(bids))
+    flags = result.flags()
+    if flags:
+        raise ValidationFailed(flags, "the allocation cannot be made final: " + "; ".join(f.message for f in flags))
+    ids = dict(session.execute(select(InvestorRow.name, InvestorRow.id).where(
+        InvestorRow.name.in_({b.investor for b in bids}))).tuples().all())
+    summary = result.summary
+    digest = _input_digest(terms, bids)
+    run = AllocationRunRow(
+        offering_id=offering.id, input_sha256=digest,
+        marginal_rate_bp=_rate_bp(result.marginal_rate) if result.marginal_rate is not None else None,
+        total_demand_fen=yuan_to_fen(summary.total_demand_yuan),
+        allocated_total_fen=yuan_to_fen(result.allocated_total_yuan),
+        shortfall_fen=yuan_to_fen(result.shortfall_yuan),
+        total_multiple=multiple_text(summary.total_multiple),
+        marginal_multiple=(multiple_text(summary.marginal_multiple)
+                           if summary.marginal_multiple is not None else None),
+        undersubscribed=result.undersubscribed, valid_bid_count=summary.valid_bid_count,
+        holder_count=result.holder_count, created_at=now,
+    )
+    run.lines = [AllocationLineRow(investor_id=ids[a.investor], bid_fen=yuan_to_fen(a.bid_yuan),
+                                   allocated_fen=yuan_to_fen(a.allocated_yuan)) for a in result.by_investor]
+    session.add(run)
+    offering.status = ALLOCATED
+    session.add(IssuanceResultRow(
+        plan_id=plan.id, tranche_id=tranche_id, offering_id=offering.id, coupon_bp=run.marginal_rate_bp,
+        issued_fen=run.allocated_total_fen, settled_at=now,
+    ))
+    for a in result.by_investor:
+        session.add(HolderRow(plan_id=plan.id, tranche_id=tranche_id, investor_id=ids[a.investor],
+                              face_fen=yuan_to_fen(a.allocated_yuan), since=now))
+    session.flush()
+    append_event(session, entry_type="book.allocated", plan_code=plan_code, recorded_at=now,
+                 business_date=_aware(offering.bid_close).date(), payload={
+        "tranche_id": tranche_id, "security_name": offering.security_name,
+        "security_code": offering.security_code,
+        "marginal_rate": str(result.marginal_rate) if result.marginal_rate is not None else None,
+        "size": format_yuan(offering.size_fen), "total_demand": format_yuan(run.total_demand_fen),
+        "allocated_total": format_yuan(run.allocated_total_fen), "shortfall": format_yuan(run.shortfall_fen),
+        "total_multiple": run.total_multiple, "marginal_multiple": run.marginal_multiple,
+        "undersubscribed": run.undersubscribed, "valid_bid_count": run.valid_bid_count,
+        "input_sha256": digest,
+        "allocations": [{"investor": a.investor, "allocated": format_yuan(yuan_to_fen(a.allocated_yuan))}
+                        for a in result.by_investor],
+    })
+    return _record(plan_code, tranche_id, run, {v: k for k, v in ids.items()})
 
-    The deal service (absflow.services.deals) has no coupon setter yet; until it does the
-    coupon lives in ``book_issuance_results`` and is read with ``issuance_results``.
+
+def sync_coupon_to_deal(ctx: Context, plan_code: str, tranche_id: str) -> int | None:
+    """Set the issued coupon on the tranche of the plan's deal document (a new deal version); idempotent.
+
+    Does nothing when the tranche has no issuance result or coupon, the plan has no deal
+    document, the tranche is not in it or its coupon is not fixed, or the rate is already
+    the issued one. Returns the deal version attached, else None. It runs after the
+    allocation's own transaction (the deal service keeps its own); ``run_allocation``
+    calls it every time, so a failed sync is repaired by allocating again.
     """
+    ctx.require("edit", plan_code)
+    result = next((r for r in issuance_results(ctx, plan_code) if r.tranche_id == tranche_id), None)
+    if result is None or result.coupon is None:
+        return None
+    try:
+        version = deal_service.current_deal_version(ctx, plan_code)
+    except NotFound:
+        return None
+    document = copy.deepcopy(version.document)
+    for tranche in document.get("tranches", []):
+        coupon = tranche.get("coupon") if isinstance(tranche, dict) else None
+        if tranche.get("id") != tranche_id or not isinstance(coupon, dict) or coupon.get("kind") != "fixed":
+            continue
+        if coupon.get("rate") is not None and Decimal(str(coupon["rate"])) == result.coupon:
+            return None
+        coupon["rate"] = str(result.coupon)
+        attached = deal_service.attach_deal(ctx, plan_code, json.dumps(document, ensure_ascii=False))
+        return attached.version
     return None
 
 
@@ -795,7 +840,7 @@ def _manager_name(plan: PlanRow) -> str:
 def payment_notices(ctx: Context, plan_code: str, tranche_id: str) -> list[PaymentNotice]:
     """One notice per allocated investor (by investor name), from the final allocation."""
     ctx.require("view", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id)
         run = _load_run(session, offering.id)
@@ -859,7 +904,7 @@ def issue_notices(ctx: Context, plan_code: str, tranche_id: str, out_dir: Path,
     for name, data in outputs:
         (out_dir / name).write_bytes(data)
         issued.files.append((name, hashlib.sha256(data).hexdigest()))
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         append_event(session, entry_type="book.notices_issued", plan_code=plan_code, recorded_at=now, payload={
             "tranche_id": tranche_id, "files": [{"name": n, "sha256": h} for n, h in issued.files
@@ -895,7 +940,7 @@ def record_payment(ctx: Context, plan_code: str, tranche_id: str, *, investor: s
         issues.append(Issue("required", "a payment needs its bank reference", Location(field_path="reference")))
     if issues:
         raise ValidationFailed(issues)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         if offering.status != ALLOCATED:
@@ -908,7 +953,7 @@ def record_payment(ctx: Context, plan_code: str, tranche_id: str, *, investor: s
                 raise Conflict(f"payment reference {reference!r} is already recorded with another investor or amount")
         else:
             row = PaymentRow(offering_id=offering.id, investor_id=inv.id, amount_fen=yuan_to_fen(amount_yuan),
-                             reference=reference, received_at=received_at or now, reconciled=False)
+                             reference=reference, received_at=(received_at or now).astimezone(UTC), reconciled=False)
             session.add(row)
             session.flush()
             append_event(session, entry_type="book.payment_recorded", plan_code=plan_code, recorded_at=now, payload={
@@ -921,7 +966,7 @@ def record_payment(ctx: Context, plan_code: str, tranche_id: str, *, investor: s
 def reconcile_payment(ctx: Context, plan_code: str, tranche_id: str, reference: str) -> PaymentStatus:
     """Mark a recorded payment as matched to the bank statement (对账); idempotent."""
     ctx.require("edit", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         row = session.execute(select(PaymentRow).where(
@@ -978,7 +1023,7 @@ def forecast(ctx: Context, plan_code: str, tranche_id: str, *, comparables: Sequ
     """Marginal-rate forecast (边际价格预测) for a tranche from the bids so far, comparable deals and
     the plan's own earlier issuance results; the interval narrows as the book fills and time passes."""
     ctx.require("view", plan_code)
-    now = ctx.now()
+    now = _now(ctx)
     own_history: list[Comparable] = []
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id)
