@@ -149,3 +149,37 @@ def test_changed_records_conflict_with_the_commitment(ctx: Context) -> None:
         tlog_service.commit_records(ctx, "ABS-2026-0001", "batch-1", records)
     with pytest.raises(Conflict):
         tlog_service.disclosure_bundle(ctx, "ABS-2026-0001", "batch-1", records)
+
+
+def test_imported_tape_commit_and_masked_export_through_the_cli(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from absflow.cli import common
+    from absflow.cli.main import app
+    from absflow.services import synth as synth_service
+    from absflow.services.context import open_context
+
+    monkeypatch.setenv("ABSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ABSFLOW_LOG_KEY", str(tmp_path / "log.key"))
+    common.context.cache_clear()
+    runner = CliRunner()
+    ctx = open_context()
+    from absflow.services import plans as plan_service
+
+    plan = plan_service.create_plan(ctx, name="披露测试计划", asset_type="margin_loan")
+    imported, _ = synth_service.import_demo_tape(ctx, plan.code, rows=60)
+    out = runner.invoke(app, ["log", "commit-tape", plan.code, "--batch", str(imported.batch_id), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["records"] == 60
+    masked = tmp_path / "masked.json"
+    out = runner.invoke(app, ["log", "disclose", plan.code, "--batch", str(imported.batch_id), "--out", str(masked)])
+    assert out.exit_code == 0, out.output
+    text = masked.read_text(encoding="utf-8")
+    assert "obligor" in text and "SW" not in text  # obligor field hashes only, no asset ids or obligor values
+    out = runner.invoke(app, ["verify", str(masked), "--key", str(tmp_path / "log.pub")])
+    assert out.exit_code == 0, out.output
+    assert "all 60 records disclosed; pool figures recomputed from it match the published ones" in out.stdout
+    refused = runner.invoke(app, ["log", "disclose", plan.code, "--batch", str(imported.batch_id),
+                                  "--field", "obligor_id"])
+    assert refused.exit_code == 2 and "borrower identity" in refused.output
+    common.context.cache_clear()

@@ -35,8 +35,9 @@ def test_single_and_bulk_appends_build_the_same_tree(ctx: Context) -> None:
             e = event(i)
             assert append_event(session, entry_type=e.entry_type, plan_code=e.plan_code, payload=e.payload,
                                 recorded_at=e.recorded_at, business_date=e.business_date) == i
+    odd = Event("test.odd\\name\t", "P\\1\t2\n3", {"text": "tab\there\\"}, T0, None)
     with transaction(ctx.engine) as session:
-        assert append_events(session, [event(i) for i in range(5, 37)]) == 5
+        assert append_events(session, [event(i) for i in range(5, 36)] + [odd]) == 5
     with transaction(ctx.engine) as session:
         append_event(session, entry_type="test.event", plan_code=None, payload={}, recorded_at=T0)
     hashes = leaves(ctx)
@@ -45,7 +46,10 @@ def test_single_and_bulk_appends_build_the_same_tree(ctx: Context) -> None:
     assert head.size == 38 and head.root_hash == root(hashes)
     with transaction(ctx.engine) as session:
         nodes = session.execute(select(func.count()).select_from(LogNodeRow)).scalar_one()
+        stored = session.get(LogEntryRow, 36)
+        assert stored is not None and (stored.entry_type, stored.plan_code) == (odd.entry_type, odd.plan_code)
     assert nodes == sum(38 >> level for level in range(1, 6))
+    assert tlog_service.audit_log(ctx).ok
 
 
 def test_proofs_from_the_store_equal_the_in_memory_proofs(ctx: Context) -> None:

@@ -120,3 +120,39 @@ def cosign(
         keys = [tlog_service.read_verifier(k) for k in log_key]
         info = tlog_service.witness_cosign_latest(context(), witness=witness, state_path=state, log_keys=keys)
     console.print(f"cosigned checkpoint {info.id} at size {info.size} as {witness.name}", highlight=False)
+
+
+@app.command("commit-tape")
+def commit_tape(
+    code: str = typer.Argument(..., help="Plan code"),
+    batch: int = typer.Option(..., "--batch", help="Tape batch id (see `absflow tape list`)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Commit an imported tape for selective disclosure: salted per-field hashes, root in the log."""
+    with user_errors(as_json):
+        result = tlog_service.commit_tape(context(), code, batch)
+    if as_json:
+        print_json({"plan": code, "tape": result.tape_ref, "root": result.root_hash.hex(),
+                    "records": result.record_count, "log_index": result.log_index})
+        return
+    console.print(f"committed {result.record_count:,} records of {result.tape_ref}: root "
+                  f"{result.root_hash.hex()[:16]}…, log entry {result.log_index}", highlight=False)
+
+
+@app.command("disclose")
+def disclose(
+    code: str = typer.Argument(..., help="Plan code"),
+    batch: int = typer.Option(..., "--batch", help="Committed tape batch id"),
+    loan: list[str] = typer.Option([], "--loan", help="Asset id to disclose (repeatable; default: all = masked tape)"),
+    field: list[str] = typer.Option([], "--field", help="Field to reveal (default: balance, rate, region, status)"),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """Export an investor disclosure (or the whole masked tape) with proofs, for `absflow verify`."""
+    with user_errors():
+        _with_signer(key)
+        kwargs: dict[str, Any] = {"asset_ids": loan or None}
+        if field:
+            kwargs["fields"] = field
+        bundle = tlog_service.tape_disclosure_bundle(context(), code, batch, **kwargs)
+    _emit(bundle, out)

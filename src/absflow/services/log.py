@@ -7,7 +7,7 @@ proofs and roots come from O(log n) stored hashes (absflow.services.tlog).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -91,60 +91,83 @@ def append_event(
 def append_events(session: Session, events: Sequence[Event]) -> int:
     """Append many entries in the caller's transaction (one lock, bulk insert); return the first index.
 
-    Same result as calling ``append_event`` for each, in order. On PostgreSQL rows go in
-    with COPY.
+    Same result as calling ``append_event`` for each, in order. On PostgreSQL the entries
+    stream in with COPY while the next chunk is being hashed (the server works meanwhile).
     """
     head = _lock_head(session)
     first = head.size
-    frontier = split_frontier(head.frontier)
-    entry_rows: list[tuple[Any, ...]] = []
-    node_rows: list[tuple[int, int, bytes]] = []
-    index = first
-    for event in events:
-        body = entry_bytes(
-            entry_type=event.entry_type,
-            plan_code=event.plan_code,
-            business_date=event.business_date,
-            payload=event.payload,
-            recorded_at=event.recorded_at,
-        )
-        leaf = leaf_hash(body)
-        frontier, completed = frontier_append(frontier, index, leaf)
-        entry_rows.append(
-            (index, event.entry_type, event.plan_code, event.business_date, event.recorded_at, body, leaf)
-        )
-        node_rows.extend(completed)
-        index += 1
+    state = _Appender(first, split_frontier(head.frontier))
     session.flush()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        _copy_rows(session, entry_rows, node_rows)
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(
+                "COPY log_entries (idx, entry_type, plan_code, business_date, recorded_at, body, leaf_hash) FROM STDIN"
+            ) as copy:
+                for start in range(0, len(events), _CHUNK):
+                    copy.write("".join(state.copy_lines(events[start:start + _CHUNK])))
+            with cursor.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
+                for start in range(0, len(state.nodes), _CHUNK):
+                    nodes = state.nodes[start:start + _CHUNK]
+                    copy.write("".join(f"{level}\t{idx}\t\\\\x{value.hex()}\n" for level, idx, value in nodes))
     else:
-        if entry_rows:
-            connection.execute(insert(LogEntryRow), [
-                {"idx": r[0], "entry_type": r[1], "plan_code": r[2], "business_date": r[3], "recorded_at": r[4],
-                 "body": r[5], "leaf_hash": r[6]} for r in entry_rows
-            ])
-        if node_rows:
-            connection.execute(insert(LogNodeRow), [{"level": lv, "idx": i, "hash": h} for lv, i, h in node_rows])
-    head.size = index
-    head.frontier = b"".join(frontier)
+        rows = [
+            {"idx": i, "entry_type": e.entry_type, "plan_code": e.plan_code, "business_date": e.business_date,
+             "recorded_at": e.recorded_at, "body": body, "leaf_hash": leaf}
+            for i, e, body, leaf in state.entries(events)
+        ]
+        if rows:
+            connection.execute(insert(LogEntryRow), rows)
+        if state.nodes:
+            connection.execute(insert(LogNodeRow), [{"level": lv, "idx": i, "hash": h} for lv, i, h in state.nodes])
+    head.size = state.index
+    head.frontier = b"".join(state.frontier)
     session.flush()
     return first
 
 
-def _copy_rows(session: Session, entry_rows: list[tuple[Any, ...]], node_rows: list[tuple[int, int, bytes]]) -> None:
-    """COPY the rows in binary-safe text form through the session's psycopg connection."""
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(
-            "COPY log_entries (idx, entry_type, plan_code, business_date, recorded_at, body, leaf_hash) FROM STDIN"
-        ) as copy:
-            for row in entry_rows:
-                copy.write_row(row)
-        with cursor.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
-            for row in node_rows:
-                copy.write_row(row)
+_CHUNK = 10_000
+_NULL = "\\N"
+
+
+def _copy_text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+class _Appender:
+    """Running state of a bulk append: next index, compact range, completed subtrees."""
+
+    def __init__(self, index: int, frontier: list[bytes]) -> None:
+        self.index = index
+        self.frontier = frontier
+        self.nodes: list[tuple[int, int, bytes]] = []
+
+    def entries(self, events: Sequence[Event]) -> Iterator[tuple[int, Event, bytes, bytes]]:
+        for event in events:
+            body = entry_bytes(
+                entry_type=event.entry_type,
+                plan_code=event.plan_code,
+                business_date=event.business_date,
+                payload=event.payload,
+                recorded_at=event.recorded_at,
+            )
+            leaf = leaf_hash(body)
+            self.frontier, completed = frontier_append(self.frontier, self.index, leaf)
+            if completed:
+                self.nodes.extend(completed)
+            yield self.index, event, body, leaf
+            self.index += 1
+
+    def copy_lines(self, events: Sequence[Event]) -> Iterator[str]:
+        """PostgreSQL COPY text lines (bytea as hex) for ``events``."""
+        for idx, e, body, leaf in self.entries(events):
+            plan = _NULL if e.plan_code is None else _copy_text(e.plan_code)
+            day = _NULL if e.business_date is None else e.business_date.isoformat()
+            yield (f"{idx}\t{_copy_text(e.entry_type)}\t{plan}\t{day}\t{e.recorded_at.isoformat()}\t"
+                   f"\\\\x{body.hex()}\t\\\\x{leaf.hex()}\n")
 
 
 __all__ = ["MAIN_LOG_ID", "Event", "append_event", "append_events", "split_frontier"]

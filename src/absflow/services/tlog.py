@@ -11,23 +11,34 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import AbsflowError, Conflict, Issue, Location, NotFound, ValidationFailed
+from absflow.domain.money import fen_to_yuan
 from absflow.services.context import Context
 from absflow.services.log import MAIN_LOG_ID, append_event, split_frontier
+from absflow.services.plans import load_plan_row
 from absflow.store.db import transaction
 from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
+from absflow.store.tapes import PoolAssetRow, TapeBatchRow
 from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
 from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, open_checkpoint, witness_cosign
-from absflow.tlog.disclosure import DEFAULT_DISCLOSED, canonical_value, commit_record, disclose, masked_pool_summary
+from absflow.tlog.disclosure import (
+    DEFAULT_DISCLOSED,
+    DisclosureError,
+    canonical_value,
+    commit_record,
+    disclose,
+    masked_pool_summary,
+)
 from absflow.tlog.entry import KNOWN_VERSIONS
 from absflow.tlog.hashing import leaf_hash, node_hash
 from absflow.tlog.merkle import (
@@ -124,23 +135,35 @@ def _head(session: Session, *, lock: bool = False) -> LogHeadRow:
     return session.execute(query).scalar_one()
 
 
-def _fetch_pieces(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    wanted = set(wanted)
-    found: dict[tuple[int, int], bytes] = {}
-    leaves = [i for level, i in wanted if level == 0]
-    nodes = [(level, i) for level, i in wanted if level > 0]
+def _pieces_sql(wanted: set[tuple[int, int]], *, with_head: bool = False) -> str:
+    """One statement reading the wanted leaf and subtree hashes (and the log size, as level -1).
+
+    Plain SQL with inlined integers (all from ``int`` arithmetic): building and compiling an
+    expression per proof costs more than the database read itself.
+    """
+    parts = []
+    if with_head:
+        parts.append(f"SELECT -1, size, NULL FROM log_heads WHERE log_id = {int(MAIN_LOG_ID)}")
+    leaves = sorted(int(i) for level, i in wanted if level == 0)
     if leaves:
-        for idx, value in session.execute(
-            select(LogEntryRow.idx, LogEntryRow.leaf_hash).where(LogEntryRow.idx.in_(leaves))
-        ):
-            found[(0, idx)] = value
-    if nodes:
-        for level, idx, value in session.execute(
-            select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
-                tuple_(LogNodeRow.level, LogNodeRow.idx).in_(nodes)
-            )
-        ):
-            found[(level, idx)] = value
+        parts.append(f"SELECT 0, idx, leaf_hash FROM log_entries WHERE idx IN ({','.join(map(str, leaves))})")
+    by_level: dict[int, list[int]] = {}
+    for level, i in wanted:
+        if level > 0:
+            by_level.setdefault(int(level), []).append(int(i))
+    for level, indexes in sorted(by_level.items()):
+        parts.append(f"SELECT level, idx, hash FROM log_nodes WHERE level = {level} "
+                     f"AND idx IN ({','.join(map(str, sorted(indexes)))})")
+    return " UNION ALL ".join(parts)
+
+
+def _fetch_pieces(session: Session | Connection, wanted: Iterable[tuple[int, int]],
+                  ) -> dict[tuple[int, int], bytes]:
+    wanted = set(wanted)
+    if not wanted:
+        return {}
+    connection = session.connection() if isinstance(session, Session) else session
+    found = {(level, idx): bytes(value) for level, idx, value in connection.exec_driver_sql(_pieces_sql(wanted))}
     missing = wanted - set(found)
     if missing:
         raise AbsflowError(f"the log store is missing subtree hashes {sorted(missing)[:3]}; run `absflow log audit`",
@@ -198,11 +221,23 @@ def log_head(ctx: Context) -> LogHead:
         return LogHead(head.size, frontier_root(split_frontier(head.frontier)))
 
 
-def inclusion_proof(ctx: Context, index: int, size: int | None = None) -> list[bytes]:
-    """Audit path of entry ``index`` in the tree of ``size`` entries (default: the whole log)."""
+def inclusion_proof(ctx: Context, index: int, size: int) -> list[bytes]:
+    """Audit path of entry ``index`` in the tree of ``size`` entries: one read of O(log n) hashes."""
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
-        return inclusion_proof_in(session, index, _check_size(session, size))
+    if not 0 <= index < size:
+        raise NotFound(f"entry {index} is not in a log of size {size}")
+    ranges = inclusion_ranges(index, size)
+    pieces = [perfect_pieces(s, e) for s, e in ranges]
+    wanted = {p for group in pieces for p in group}
+    with ctx.engine.connect() as conn:
+        rows = conn.exec_driver_sql(_pieces_sql(wanted, with_head=True)).all()
+    found = {(level, idx): bytes(value) for level, idx, value in rows if level >= 0}
+    current = next(idx for level, idx, _ in rows if level == -1)
+    if size > current:
+        raise NotFound(f"the log has {current} entries; there is no tree of size {size}")
+    if wanted - set(found):
+        raise AbsflowError("the log store is missing subtree hashes; run `absflow log audit`", code="log_corrupt")
+    return [fold_pieces([found[p] for p in group]) for group in pieces]
 
 
 def consistency_proof(ctx: Context, old_size: int, new_size: int | None = None) -> list[bytes]:
@@ -420,10 +455,45 @@ class AuditReport:
         return self.problem is None
 
 
-def _time_text(value: datetime) -> str:
+def _time_text(value: datetime | str) -> str:
+    """The canonical text of a stored ``recorded_at`` (SQLite gives a naive UTC string)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _date_text(value: date | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+_ENTRY_SQL = ("SELECT idx, entry_type, plan_code, business_date, recorded_at, body, leaf_hash "
+              "FROM log_entries ORDER BY idx")
+_BATCH = 50_000
+
+
+def _raw_rows(session: Session, sql: str) -> Iterator[tuple[Any, ...]]:
+    """Stream rows through the driver's own cursor (server-side on PostgreSQL): the audit reads every row."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = raw.cursor(name="absflow_audit")  # type: ignore[union-attr]
+    else:
+        cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        while True:
+            batch = cursor.fetchmany(_BATCH)
+            if not batch:
+                return
+            yield from batch
+    finally:
+        cursor.close()
 
 
 def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
@@ -440,84 +510,49 @@ def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
 
 def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
     head = _head(session)
-    leaves: list[bytes] = []
     counts = {"entries": 0, "nodes": 0, "checkpoints": 0, "signatures": 0}
 
-    def report(problem: str, index: int | None) -> AuditReport:
+    def report(problem: str | None, index: int | None) -> AuditReport:
         return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"],
                            counts["signatures"], problem, index)
 
-    query = select(LogEntryRow.idx, LogEntryRow.entry_type, LogEntryRow.plan_code, LogEntryRow.business_date,
-                   LogEntryRow.recorded_at, LogEntryRow.body, LogEntryRow.leaf_hash).order_by(LogEntryRow.idx)
-    result = session.execute(query.execution_options(yield_per=20000))
-    expected = 0
-    for idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf in result:
-        if idx != expected:
-            result.close()
-            return report(f"entry {expected} is missing (found index {idx} next)", expected)
-        counts["entries"] += 1
-        expected += 1
-        body = bytes(body)
-        leaf = leaf_hash(body)
-        if bytes(stored_leaf) != leaf:
-            result.close()
-            return report(f"entry {idx}: the stored leaf hash does not match its content", idx)
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            result.close()
-            return report(f"entry {idx}: the content is not JSON", idx)
-        if not isinstance(parsed, dict) or parsed.get("v") not in KNOWN_VERSIONS:
-            result.close()
-            return report(f"entry {idx}: unknown entry version", idx)
-        columns = (entry_type, plan_code, business_date.isoformat() if business_date else None,
-                   _time_text(recorded_at))
-        if columns != (parsed.get("type"), parsed.get("plan"), parsed.get("business_date"), parsed.get("time")):
-            result.close()
-            return report(f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx)
-        leaves.append(leaf)
-    if expected != head.size:
-        return report(f"the head says {head.size} entries, the store has {expected}", min(expected, head.size))
+    leaves: list[bytes] = []
+    problem = _check_entries(_raw_rows(session, _ENTRY_SQL), leaves)
+    counts["entries"] = len(leaves)
+    if problem is not None:
+        return report(*problem)
+    if len(leaves) != head.size:
+        return report(f"the head says {head.size} entries, the store has {len(leaves)}", min(len(leaves), head.size))
 
-    # every stored perfect subtree, level by level
-    level_hashes = [leaves]
-    node_query = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).order_by(LogNodeRow.level, LogNodeRow.idx)
-    stored = session.execute(node_query.execution_options(yield_per=20000))
-    nodes_iter = iter(stored)
-    total_expected = 0
-    level = 0
-    while len(level_hashes[level]) >= 2:
-        below = level_hashes[level]
-        level_hashes.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
-        level += 1
-    for lv in range(1, len(level_hashes)):
-        for i, value in enumerate(level_hashes[lv]):
-            total_expected += 1
-            row = next(nodes_iter, None)
-            if row is None:
-                return report(f"subtree hash (level {lv}, index {i}) is missing", i << lv)
-            s_level, s_idx, s_hash = row
-            if (s_level, s_idx) != (lv, i):
-                stored.close()
-                return report(f"subtree hash (level {s_level}, index {s_idx}) is out of place "
-                              f"(expected level {lv}, index {i})", min(i << lv, s_idx << s_level))
-            counts["nodes"] += 1
-            if bytes(s_hash) != value:
-                stored.close()
-                return report(f"subtree hash (level {lv}, index {i}) over entries {i << lv}–{((i + 1) << lv) - 1} "
-                              "disagrees with the entries", i << lv)
-    extra = next(nodes_iter, None)
-    if extra is not None:
-        stored.close()
-        return report(f"an unexpected subtree hash (level {extra[0]}, index {extra[1]}) is stored",
-                      extra[1] << extra[0])
+    levels = [leaves]
+    while len(levels[-1]) >= 2:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    stored_total = session.execute(select(func.count()).select_from(LogNodeRow)).scalar_one()
+    for level in range(1, len(levels)):
+        stored = [(idx, bytes(value)) for idx, value in
+                  _raw_rows(session, f"SELECT idx, hash FROM log_nodes WHERE level = {level} ORDER BY idx")]
+        expected = levels[level]
+        for i, (idx, value) in enumerate(stored):
+            if idx != i:
+                return report(f"subtree hash (level {level}, index {i}) is missing or out of place", i << level)
+            if i >= len(expected):
+                return report(f"an unexpected subtree hash (level {level}, index {idx}) is stored", idx << level)
+            if value != expected[i]:
+                return report(f"subtree hash (level {level}, index {i}) over entries {i << level}–"
+                              f"{((i + 1) << level) - 1} disagrees with the entries", i << level)
+        if len(stored) < len(expected):
+            return report(f"subtree hash (level {level}, index {len(stored)}) is missing", len(stored) << level)
+        counts["nodes"] += len(stored)
+    if stored_total != counts["nodes"]:
+        return report(f"{stored_total - counts['nodes']} unexpected subtree hash(es) are stored", None)
 
     def root_of(size: int) -> bytes:
         if size == 0:
             return EMPTY_ROOT
-        return fold_pieces([level_hashes[lv][i] for lv, i in perfect_pieces(0, size)])
+        return fold_pieces([levels[lv][i] for lv, i in perfect_pieces(0, size)])
 
-    frontier = [level_hashes[lv][i] for lv, i in perfect_pieces(0, head.size)]
+    frontier = [levels[lv][i] for lv, i in perfect_pieces(0, head.size)]
     if split_frontier(head.frontier) != frontier:
         return report("the log head's compact range disagrees with the entries", head.size - 1 if head.size else None)
 
@@ -537,7 +572,32 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
         if checkpoint.size != row.size or checkpoint.root_hash != actual or row.root_hash != actual:
             return report(f"checkpoint {row.id} (size {row.size}) does not match the root recomputed from the "
                           "entries (entries and hashes were rewritten together)", None)
-    return AuditReport(head.size, counts["entries"], counts["nodes"], counts["checkpoints"], counts["signatures"])
+    return report(None, None)
+
+
+def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes]) -> tuple[str, int] | None:
+    """Walk the entry rows in index order; append leaf hashes; return (problem, index) at the first bad one."""
+    loads = json.loads
+    for expected, (idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf) in enumerate(rows):
+        if idx != expected:
+            return f"entry {expected} is missing (found index {idx} next)", expected
+        body = bytes(body)
+        leaf = leaf_hash(body)
+        if bytes(stored_leaf) != leaf:
+            return f"entry {idx}: the stored leaf hash does not match its content", idx
+        try:
+            parsed = loads(body)
+            if parsed["v"] not in KNOWN_VERSIONS:
+                return f"entry {idx}: unknown entry version {parsed['v']!r}", idx
+            agree = (parsed["type"] == entry_type and parsed["plan"] == plan_code
+                     and parsed["business_date"] == _date_text(business_date)
+                     and parsed["time"] == _time_text(recorded_at))
+        except (ValueError, KeyError, TypeError):
+            return f"entry {idx}: the content is not a valid entry", idx
+        if not agree:
+            return f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx
+        leaves.append(leaf)
+    return None
 
 
 # --- selective disclosure of loan tapes ------------------------------------------------------
@@ -545,6 +605,8 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
 
 @dataclass(frozen=True)
 class TapeCommitment:
+    """A committed tape: its root over the records' salted field hashes, logged at ``log_index``."""
+
     plan_code: str
     tape_ref: str
     root_hash: bytes
@@ -621,8 +683,11 @@ def disclosure_bundle(ctx: Context, plan_code: str, tape_ref: str, records: Sequ
         wanted = [position[k] for k in record_keys]
     disclosures = []
     for i in wanted:
-        item = disclose(records[i], secret=secret, record_key=keys[i], index=i, size=len(leaves),
-                        proof=memory_inclusion_proof(i, leaves), reveal=fields)
+        try:
+            item = disclose(records[i], secret=secret, record_key=keys[i], index=i, size=len(leaves),
+                            proof=memory_inclusion_proof(i, leaves), reveal=fields)
+        except DisclosureError as exc:
+            raise ValidationFailed([Issue("disclosure_refused", str(exc), Location(field_path="fields"))]) from None
         item["entry"] = log_index
         disclosures.append(item)
     with transaction(ctx.engine) as session:
@@ -631,3 +696,70 @@ def disclosure_bundle(ctx: Context, plan_code: str, tape_ref: str, records: Sequ
         proof = inclusion_proof_in(session, log_index, checkpoint.size)
         return {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note],
                 "entries": [_entry_json(entry, 0, proof)], "disclosures": disclosures}
+
+
+# --- imported tapes (absflow.services.tapes) ---------------------------------------------------
+
+#: The pool-asset columns committed per loan (balances in yuan, rates as fraction strings).
+COMMITTED_ASSET_FIELDS = (
+    "asset_id", "obligor_id", "balance", "original_principal", "rate", "region", "industry", "status",
+    "start_date", "maturity_date", "original_term_months", "remaining_term_months", "days_past_due", "grade",
+)
+ASSET_KEY_FIELD = "asset_id"
+
+
+def _batch_tape_ref(batch_id: int) -> str:
+    return f"batch-{batch_id}"
+
+
+def _rate_text(rate: float | None) -> str | None:
+    """A stored float rate as the shortest decimal that round-trips (0.0595, not 0.05949999…)."""
+    return None if rate is None else str(Decimal(repr(rate)))
+
+
+def _batch_records(session: Session, plan_code: str, batch_id: int) -> list[dict[str, Any]]:
+    """The loans of an imported asset tape, in import order, as committed records."""
+    plan = load_plan_row(session, plan_code)
+    batch = session.get(TapeBatchRow, batch_id)
+    if batch is None or batch.plan_id != plan.id:
+        raise NotFound(f"plan {plan_code} has no tape batch {batch_id}")
+    rows = session.execute(
+        select(PoolAssetRow.asset_id, PoolAssetRow.obligor_id, PoolAssetRow.balance_fen,
+               PoolAssetRow.original_principal_fen, PoolAssetRow.rate, PoolAssetRow.region, PoolAssetRow.industry,
+               PoolAssetRow.status, PoolAssetRow.start_date, PoolAssetRow.maturity_date,
+               PoolAssetRow.original_term_months, PoolAssetRow.remaining_term_months, PoolAssetRow.days_past_due,
+               PoolAssetRow.grade)
+        .where(PoolAssetRow.batch_id == batch_id).order_by(PoolAssetRow.id)
+    ).all()
+    if not rows:
+        raise NotFound(f"tape batch {batch_id} of plan {plan_code} has no pool assets (a performance tape?)")
+    records = []
+    for r in rows:
+        values = (r.asset_id, r.obligor_id, fen_to_yuan(r.balance_fen),
+                  None if r.original_principal_fen is None else fen_to_yuan(r.original_principal_fen),
+                  _rate_text(r.rate), r.region, r.industry, r.status, r.start_date, r.maturity_date,
+                  r.original_term_months, r.remaining_term_months, r.days_past_due, r.grade)
+        records.append(dict(zip(COMMITTED_ASSET_FIELDS, values, strict=True)))
+    return records
+
+
+def commit_tape(ctx: Context, plan_code: str, batch_id: int) -> TapeCommitment:
+    """Commit an imported asset tape for selective disclosure (``absflow log commit-tape``).
+
+    An explicit step after the import (hashing ~15 fields of every loan does not fit the
+    import's time budget). Idempotent per batch.
+    """
+    ctx.require("edit", plan_code)
+    with transaction(ctx.engine) as session:
+        records = _batch_records(session, plan_code, batch_id)
+    return commit_records(ctx, plan_code, _batch_tape_ref(batch_id), records, key_field=ASSET_KEY_FIELD)
+
+
+def tape_disclosure_bundle(ctx: Context, plan_code: str, batch_id: int, *, asset_ids: Sequence[str] | None = None,
+                           fields: Sequence[str] = DEFAULT_DISCLOSED) -> dict[str, Any]:
+    """Investor disclosure of an imported tape: chosen fields of chosen loans (all: the masked tape)."""
+    ctx.require("download", plan_code)
+    with transaction(ctx.engine) as session:
+        records = _batch_records(session, plan_code, batch_id)
+    return disclosure_bundle(ctx, plan_code, _batch_tape_ref(batch_id), records, record_keys=asset_ids,
+                             fields=fields)

@@ -49,10 +49,69 @@ def _canonical_value(value: Any, path: str) -> Any:
     raise CanonicalError(f"{path}: no canonical form for {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_encode = _ENCODER.encode
+_string = json.encoder.encode_basestring  # C implementation in CPython
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+# One reusable C encoder (same settings as _ENCODER, no circularity check: our values are trees).
+_c_encoder = (
+    _c_make_encoder(None, _ENCODER.default, _string, None, ":", ",", True, False, False)
+    if _c_make_encoder is not None else None
+)
+
+
+def _encode_tree(value: Any) -> str:
+    """JSON text of an already canonical value (sorted keys, compact, UTF-8 kept)."""
+    if _c_encoder is not None:
+        return "".join(_c_encoder(value, 0))
+    return _encode(value)
+
+
+class _NeedsCareful(Exception):
+    """The fast path met a value it does not handle; the careful path decides (or names the error)."""
+
+
+def _time_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise _NeedsCareful
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _fast_value(value: Any) -> Any:
+    """``_canonical_value`` for the common exact types, without building error paths."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NeedsCareful
+            item_kind = type(item)
+            out[key] = item if (item_kind is str or item_kind is int or item is None) else _fast_value(item)
+        return out
+    if kind is Decimal:
+        if not value.is_finite():
+            raise _NeedsCareful
+        return str(value)
+    if kind is datetime:
+        return _time_text(value)
+    if kind is date:
+        return value.isoformat()
+    if kind is list or kind is tuple:
+        return [_fast_value(item) for item in value]
+    raise _NeedsCareful  # floats, subclasses, anything else
+
+
 def canonical_json(value: Any) -> bytes:
     """UTF-8 JSON with sorted keys and no insignificant white space."""
-    normal = _canonical_value(value, "$")
-    return json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        normal = _fast_value(value)
+    except _NeedsCareful:
+        normal = _canonical_value(value, "$")
+    return _encode_tree(normal).encode("utf-8")
 
 
 def entry_bytes(
@@ -63,17 +122,31 @@ def entry_bytes(
     payload: Mapping[str, Any],
     recorded_at: datetime,
 ) -> bytes:
-    """The leaf data of one log entry, version 1."""
-    return canonical_json(
-        {
-            "v": ENTRY_VERSION,
-            "type": entry_type,
-            "plan": plan_code,
-            "business_date": business_date,
-            "payload": payload,
-            "time": recorded_at,
-        }
-    )
+    """The leaf data of one log entry, version 1 (equal to ``canonical_json`` of the entry object)."""
+    try:
+        if type(entry_type) is not str or not (plan_code is None or type(plan_code) is str):
+            raise _NeedsCareful
+        if business_date is not None and type(business_date) is not date:
+            raise _NeedsCareful
+        return (
+            '{"business_date":' + ("null" if business_date is None else '"' + business_date.isoformat() + '"')
+            + ',"payload":' + _encode_tree(_fast_value(payload if type(payload) is dict else dict(payload)))
+            + ',"plan":' + ("null" if plan_code is None else _string(plan_code))
+            + ',"time":"' + _time_text(recorded_at)
+            + '","type":' + _string(entry_type)
+            + ',"v":' + str(ENTRY_VERSION) + "}"
+        ).encode("utf-8")
+    except _NeedsCareful:
+        return canonical_json(
+            {
+                "v": ENTRY_VERSION,
+                "type": entry_type,
+                "plan": plan_code,
+                "business_date": business_date,
+                "payload": payload,
+                "time": recorded_at,
+            }
+        )
 
 
 KNOWN_VERSIONS = frozenset({ENTRY_VERSION})
