@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import cashflows, jobs, log, plans, tapes, users
+from absflow.api.routes import cashflows, jobs, log, plans, pool, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
 from absflow.services import cashflowjobs, tapejobs
@@ -44,6 +44,7 @@ def api_router() -> APIRouter:
     router.include_router(log.router)
     router.include_router(tapes.router)
     router.include_router(cashflows.router)
+    router.include_router(pool.router)
     return router
 
 
@@ -51,6 +52,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     """The app on ``ctx`` (default: ``ABSFLOW_DATABASE_URL``, schema upgraded)."""
     from absflow.web import cashflows as cashflow_pages
     from absflow.web import pages, tapes  # the pages depend on the API's deps; imported here to avoid a cycle
+    from absflow.web import pool as pool_pages
 
     tapejobs.register()
     cashflowjobs.register()
@@ -116,5 +118,5 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         return errors.request_validation_problem(request, exc)
 
     app.include_router(api_router())
-    pages.install(app, [tapes.router, cashflow_pages.router])
+    pages.install(app, [tapes.router, cashflow_pages.router, pool_pages.router])
     return app
