@@ -120,3 +120,24 @@ def test_cli_summary_after_tape_import(runner: CliRunner, tmp_path: Path) -> Non
     out = runner.invoke(app, ["pool", "strat", code, "--by", "balance", "--edges", "50000,100000", "--json"])
     assert [(r["bucket"], r["count"], r["balance"]) for r in json.loads(out.stdout)["rows"]] == [
         ("< 50000", 1, "20000.01"), ("[50000, 100000)", 2, "130000.00"), (">= 100000", 1, "100000.00")]
+
+
+def test_summary_lines_come_from_the_deal_document(ctx: Context, tmp_path: Path) -> None:
+    from absflow.services import deals
+
+    code = _margin_plan(ctx, tmp_path)
+    assert pool_service.maintenance_lines(ctx, code) == (1.50, 1.30)  # no deal attached: the common lines
+    example = Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml"
+    text = example.read_text(encoding="utf-8")
+    line = 'maintenance_lines: {warning: "1.50", liquidation: "1.30", repurchase: "1.30"}'
+    assert line in text
+    deals.attach_deal(ctx, code, text.replace(line, 'maintenance_lines: {warning: "1.45", liquidation: "1.25", '
+                                                    'repurchase: "1.25"}'))
+    assert pool_service.maintenance_lines(ctx, code) == (1.45, 1.25)
+    s = pool_service.summary(ctx, code)
+    assert s.margin is not None and (s.margin.warning_line, s.margin.liquidation_line) == (1.45, 1.25)
+    assert s.margin.pct_count_below_warning == 0.5      # M2 1.40, M3 1.20
+    assert s.margin.pct_count_below_liquidation == 0.25  # M3
+    given = pool_service.summary(ctx, code, warning_line=1.3)
+    assert given.margin is not None and given.margin.warning_line == 1.3 and given.margin.liquidation_line == 1.25
+    assert given.margin.pct_count_below_warning == 0.25

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
+from absflow.cli import daily as daily_cli
 from absflow.cli import pool as pool_cli
+from absflow.cli import report as report_cli
 from absflow.cli import synth as synth_cli
 from absflow.cli import tape as tape_cli
 
@@ -28,6 +30,10 @@ app.add_typer(log.app, name="log")
 app.add_typer(keys.app, name="keys")
 app.command("verify")(verify.verify)
 app.add_typer(cashflow.app, name="cashflow")
+app.add_typer(daily_cli.app, name="daily")
+app.add_typer(daily_cli.revolve_app, name="revolve")
+app.command("simulate")(daily_cli.simulate)
+app.add_typer(report_cli.app, name="report")
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from absflow import pool
 from absflow.cli.common import context
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.reports.pool_tables import STRAT_COLUMNS, num, pct, strat_rows, summary_rows, yuan
@@ -25,9 +24,10 @@ def _edges(text: str | None) -> list[str] | None:
 @app.command("summary")
 def summary(
     code: str,
-    warning_line: float = typer.Option(pool.DEFAULT_WARNING_LINE, "--warning-line", help="Margin warning line (ratio)"),
-    liquidation_line: float = typer.Option(pool.DEFAULT_LIQUIDATION_LINE, "--liquidation-line",
-                                           help="Margin liquidation line (ratio)"),
+    warning_line: float | None = typer.Option(
+        None, "--warning-line", help="Margin warning line, ratio (default: the deal's, else 1.50)"),
+    liquidation_line: float | None = typer.Option(
+        None, "--liquidation-line", help="Margin liquidation line, ratio (default: the deal's, else 1.30)"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (money as strings in yuan)"),
 ) -> None:
     """Count, balances, weighted averages; margin loans: maintenance ratio and shares below the lines."""

@@ -56,6 +56,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
     )
     result.tables.append(synth_service.import_demo_tape(ctx, plan.code, progress=progress)[1])
     result.tables.extend(pool_tables(ctx, plan.code, progress=progress))
+    result.tables.extend(daily_simulation_tables(ctx, progress=progress))
     progress("adding one demo user per role")
     result.users = user_service.ensure_demo_users(ctx, plan.code)
     result.tables.append(
@@ -77,3 +78,36 @@ def pool_tables(ctx: Context, plan_code: str, progress: Callable[[str], None] = 
     for strat in pool_service.strats(ctx, plan_code, DEMO_STRAT_FIELDS):
         tables.append((f"Stratification by {strat.field} 分层统计", STRAT_COLUMNS, strat_rows(strat)))
     return tables
+
+
+#: The seed-001 deal the demo's plan is modelled on (examples/deals, from the deal area).
+DEMO_DEAL_FILE = "09_pyas_swhy_1.yaml"
+DEMO_SIMULATION_DAYS = 20
+
+
+def daily_simulation_tables(ctx: Context, progress: Callable[[str], None] = lambda _m: None,
+                            days: int = DEMO_SIMULATION_DAYS) -> list[Table]:
+    """A short ``absflow simulate`` of the seed-001 deal: daily runs, purchases, repurchases."""
+    from pathlib import Path
+
+    import absflow
+    from absflow.services.simulate import simulate
+
+    path = Path(absflow.__file__).resolve().parents[2] / "examples" / "deals" / DEMO_DEAL_FILE
+    if not path.is_file():
+        progress(f"daily simulation skipped: {path} not found (run the demo from the source tree)")
+        return []
+    progress(f"daily operations: simulating {days} trading days of {DEMO_DEAL_FILE} (seed 1, 2,000 loans)")
+    report = simulate(ctx, path.read_text(encoding="utf-8"), days=days, seed=1, loans=2_000)
+    data = report.as_dict()
+    rows = [
+        ("plan", report.plan_code), ("days run", f"{report.days_run} ({data['first_day']} … {data['last_day']})"),
+        ("status", report.final_status), ("fund utilization (mean)", report.utilization_mean),
+        ("bought (yuan)", report.purchased_total),
+        ("days by purchase state", ", ".join(f"{k} {v}" for k, v in sorted(report.purchase_states.items()))),
+        ("repurchase instructions", str(report.repurchases)),
+        ("trigger hits", "; ".join(report.trigger_hits[:3]) or "none"),
+        ("next", f"absflow revolve show {report.plan_code} {data['last_day']} · absflow report servicer "
+                 f"{report.plan_code} --from {data['first_day']} --to {data['last_day']} --out report.pdf"),
+    ]
+    return [(f"Daily operations 日常运营 (simulated, {report.seconds:.1f} s)", ["figure", "value"], rows)]

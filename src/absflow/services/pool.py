@@ -16,6 +16,7 @@ from absflow import pool
 from absflow.domain.issues import NotFound
 from absflow.pool.strat import EdgeValue
 from absflow.reports.pool_xlsx import strat_xlsx, vintage_xlsx
+from absflow.services import deals as deal_service
 from absflow.services import plans as plan_service
 from absflow.services import tapes
 from absflow.services.context import Context
@@ -54,16 +55,39 @@ def performance_frame(ctx: Context, code: str) -> pl.DataFrame:
     return frame
 
 
+def maintenance_lines(ctx: Context, code: str) -> tuple[float, float]:
+    """(warning, liquidation) lines of the plan: its deal document's ``revolving.maintenance_lines``
+    where set, else the common 1.50 / 1.30."""
+    ctx.require("view", code)
+    warning, liquidation = pool.DEFAULT_WARNING_LINE, pool.DEFAULT_LIQUIDATION_LINE
+    try:
+        deal = deal_service.current_deal(ctx, code)
+    except NotFound:
+        return warning, liquidation
+    lines = deal.revolving.maintenance_lines if deal.revolving is not None else None
+    if lines is not None and lines.warning is not None:
+        warning = float(lines.warning)
+    if lines is not None and lines.liquidation is not None:
+        liquidation = float(lines.liquidation)
+    return warning, liquidation
+
+
 def summary(
     ctx: Context,
     code: str,
     *,
-    warning_line: float = pool.DEFAULT_WARNING_LINE,
-    liquidation_line: float = pool.DEFAULT_LIQUIDATION_LINE,
+    warning_line: float | None = None,
+    liquidation_line: float | None = None,
 ) -> pool.PoolSummary:
-    """Pool summary; margin-loan pools also get the shares below the two lines (ratios)."""
+    """Pool summary; margin-loan pools also get the shares below the two lines (ratios,
+    1.50 = 150 %). A line not given comes from the plan's deal (see ``maintenance_lines``)."""
     ctx.require("view", code)
-    return pool.summarize(pool_frame(ctx, code), warning_line=warning_line, liquidation_line=liquidation_line)
+    frame = pool_frame(ctx, code)
+    if warning_line is None or liquidation_line is None:
+        deal_warning, deal_liquidation = maintenance_lines(ctx, code)
+        warning_line = deal_warning if warning_line is None else warning_line
+        liquidation_line = deal_liquidation if liquidation_line is None else liquidation_line
+    return pool.summarize(frame, warning_line=warning_line, liquidation_line=liquidation_line)
 
 
 def strat(ctx: Context, code: str, by: str, edges: Sequence[EdgeValue] | None = None) -> pool.Stratification:

@@ -1,0 +1,712 @@
+"""Daily operations of a revolving plan: load the servicer's files, run business days, show them.
+
+``run_day`` is keyed (plan, business date) and runs in ONE transaction: the pure day step
+(:func:`absflow.revolving.daily.run_day`) then every write (pool assets, events, postings,
+repurchases, distributions, the day row, the plan state, the log entry). A run killed
+half-way leaves nothing; running a finished day again returns the stored result. Two runs
+of the same plan at once: the second fails at once with a Conflict (PostgreSQL advisory
+lock; SQLite's write lock with a short wait). Days run in trading-day order; a gap is an
+error naming the missing days. docs/DAILY.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from absflow.calendar import Calendar
+from absflow.deal.model import Deal
+from absflow.domain.issues import Conflict, Issue, Location, NotFound, ValidationFailed
+from absflow.domain.money import format_yuan
+from absflow.revolving import check_eligibility, check_limits
+from absflow.revolving.daily import (
+    POOL_COLUMNS,
+    DayContext,
+    DayResult,
+    OpenRepurchase,
+    PlanState,
+    asset_tables,
+    opening_state,
+)
+from absflow.revolving.daily import run_day as step_day
+from absflow.revolving.delivery import delivery_list
+from absflow.services.calendar import service_calendar
+from absflow.services.context import Context
+from absflow.services.daily_inputs import (
+    DAILY_KINDS,
+    check_daily_file,
+    frame_from_bytes,
+    frame_to_bytes,
+    to_day_frame,
+)
+from absflow.services.deals import _current_row, _version
+from absflow.services.log import append_event
+from absflow.services.plans import load_plan_row
+from absflow.services.tapes import _read_query, bulk_insert
+from absflow.store.daily import (
+    DailyDayRow,
+    DailyDistributionRow,
+    DailyInputRow,
+    DailyPlanStateRow,
+    DailyRepurchaseRow,
+)
+from absflow.store.db import is_postgresql, is_sqlite, session_factory, transaction
+
+#: SQLite: how long a daily run waits for another writer before reporting a conflict (ms).
+SQLITE_RUN_WAIT_MS = 1500
+
+#: Test hook: called inside the run's transaction after the lock is held and the work is done,
+#: before commit (tests use it to kill the process or to hold the lock).
+_before_commit: Callable[[Session], None] | None = None
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    plan_code: str
+    business_date: date
+    files: list[dict[str, Any]]
+    log_index: int
+
+
+def _plan_deal(session: Session, ctx: Context, plan_code: str) -> Deal:
+    """The plan's current deal, read inside the caller's transaction."""
+    plan = load_plan_row(session, plan_code)
+    row = _current_row(session, plan.id)
+    deal = _version(plan_code, row).deal if row is not None else None
+    if deal is None or deal.revolving is None:
+        raise Conflict(f"plan {plan_code} has no deal document with a revolving section; attach one first "
+                       "(absflow deal attach)")
+    return deal
+
+
+def load_inputs(ctx: Context, plan_code: str, business_date: date, paths: Sequence[str | Path], *,
+                mapping: str | Path | None = None) -> LoadResult:
+    """Validate the day's files together and store them; all problems at once, nothing stored on any.
+
+    The kind comes from each file name's start (docs/DAILY.md). Loading a kind again for a day
+    not yet run replaces it; once the day has run its inputs are final (Conflict).
+    """
+    ctx.require("edit", plan_code)
+    checked = [check_daily_file(p, mapping=mapping) for p in paths]
+    issues: list[Issue] = []
+    frames: dict[str, pl.DataFrame] = {}
+    files: dict[str, tuple[str, str]] = {}
+    for item in checked:
+        for issue in item.report.issues:
+            issues.append(Issue(issue.code, f"{item.path.name}: {issue.message}", issue.location, issue.value))
+        if item.kind in frames:
+            issues.append(Issue("duplicate_kind", f"two {item.kind} files for one day", Location(
+                field_path=item.path.name)))
+        frames[item.kind] = to_day_frame(item.kind, item.frame)
+        files[item.kind] = (item.path.name, hashlib.sha256(item.path.read_bytes()).hexdigest())
+    if issues:
+        raise ValidationFailed(issues)
+    return store_inputs(ctx, plan_code, business_date, frames, files)
+
+
+def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict[str, pl.DataFrame],
+                 files: dict[str, tuple[str, str]] | None = None) -> LoadResult:
+    """Store canonical frames of the day (already checked row by row) after the checks against
+    the pool and between files. ``files``: kind → (file name, sha256) for the record."""
+    ctx.require("edit", plan_code)
+    unknown = sorted(set(frames) - set(DAILY_KINDS))
+    if unknown:
+        raise ValidationFailed([Issue("unknown_daily_kind", f"unknown daily kind {k}", Location(field_path=k), k)
+                                for k in unknown])
+    now = ctx.now()
+    with transaction(ctx.engine) as session:
+        plan = load_plan_row(session, plan_code, for_update=True)
+        done = session.execute(select(DailyDayRow.id).where(
+            DailyDayRow.plan_id == plan.id, DailyDayRow.business_date == business_date)).scalar_one_or_none()
+        if done is not None:
+            raise Conflict(f"{plan_code} {business_date} has already run; its inputs are final")
+        frames = {k: (v if "source_row" in v.columns else v.with_row_index("source_row", offset=2)
+                      .with_columns(pl.col("source_row").cast(pl.Int64))) for k, v in frames.items()}
+        pool = _pool_frame(session, plan.id)
+        stored = _stored_inputs(session, plan.id, business_date)
+        issues = _cross_check(frames, {**stored, **frames}, pool, session, plan.id, business_date)
+        if issues:
+            raise ValidationFailed(issues)
+        out = []
+        for kind, frame in sorted(frames.items()):
+            data = frame_to_bytes(frame)
+            name, digest = (files or {}).get(kind, (f"{kind} (frame)", hashlib.sha256(data).hexdigest()))
+            row = session.execute(select(DailyInputRow).where(
+                DailyInputRow.plan_id == plan.id, DailyInputRow.business_date == business_date,
+                DailyInputRow.kind == kind)).scalar_one_or_none()
+            if row is None:
+                row = DailyInputRow(plan_id=plan.id, business_date=business_date, kind=kind)
+                session.add(row)
+            row.sha256, row.file_name, row.row_count = digest, name[:300], frame.height
+            row.data, row.loaded_at = data, now
+            out.append({"kind": kind, "file": name, "rows": frame.height, "sha256": digest})
+        index = append_event(session, entry_type="daily.inputs_loaded", plan_code=plan_code, recorded_at=now,
+                             business_date=business_date, payload={"files": out})
+    return LoadResult(plan_code, business_date, out, index)
+
+
+def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFrame], pool: pl.DataFrame,
+                 session: Session, plan_id: int, day: date) -> list[Issue]:
+    """Checks against the pool and between files: every problem with its file row."""
+    issues: list[Issue] = []
+    active = set(pool.get_column("asset_id").to_list())
+    balance = dict(zip(pool.get_column("asset_id"), pool.get_column("balance_fen"), strict=True))
+    due = dict(zip(pool.get_column("asset_id"), pool.get_column("maturity_date"), strict=True))
+    for kind in ("collections", "extensions", "liquidations", "repurchase_receipts"):
+        frame = new.get(kind)
+        if frame is None:
+            continue
+        for row in frame.iter_rows(named=True):
+            where = Location(row=row["source_row"], column="contract_id", field_path=kind)
+            if row["contract_id"] not in active:
+                issues.append(Issue("unknown_contract", f"{kind}: contract {row['contract_id']} is not in the "
+                                    "plan's pool", where, row["contract_id"]))
+                continue
+            if kind == "collections" and row["principal_fen"] > balance[row["contract_id"]]:
+                issues.append(Issue("principal_exceeds_balance", f"collections: principal "
+                                    f"{format_yuan(row['principal_fen'])} is more than the outstanding "
+                                    f"{format_yuan(balance[row['contract_id']])}",
+                                    Location(row=row["source_row"], column="principal", field_path=kind),
+                                    format_yuan(row["principal_fen"])))
+            if kind == "extensions" and due[row["contract_id"]] and row["new_due_date"] <= due[row["contract_id"]]:
+                issues.append(Issue("extension_not_later", f"extensions: new due date {row['new_due_date']} is not "
+                                    f"after the current {due[row['contract_id']]}",
+                                    Location(row=row["source_row"], column="new_due_date", field_path=kind),
+                                    str(row["new_due_date"])))
+    receipts = new.get("repurchase_receipts")
+    if receipts is not None and receipts.height:
+        open_ids = set(session.execute(select(DailyRepurchaseRow.asset_id).where(
+            DailyRepurchaseRow.plan_id == plan_id, DailyRepurchaseRow.settled_on.is_(None))).scalars())
+        for row in receipts.iter_rows(named=True):
+            if row["contract_id"] in active and row["contract_id"] not in open_ids:
+                issues.append(Issue("no_open_repurchase", f"repurchase_receipts: no open repurchase instruction for "
+                                    f"{row['contract_id']}", Location(row=row["source_row"], column="contract_id",
+                                                                      field_path="repurchase_receipts"),
+                                    row["contract_id"]))
+    positions, prices = all_frames.get("positions"), all_frames.get("prices")
+    if positions is not None and "positions" in new:
+        if prices is None:
+            issues.append(Issue("prices_missing", "positions need the day's prices file (load it with them)",
+                                Location(field_path="positions")))
+        else:
+            known = set(prices.get_column("security_code").to_list())
+            for row in positions.filter(~pl.col("security_code").is_in(list(known))).head(50).iter_rows(named=True):
+                issues.append(Issue("no_price", f"positions: no closing price for security {row['security_code']}",
+                                    Location(row=row["source_row"], column="security_code", field_path="positions"),
+                                    row["security_code"]))
+    return issues
+
+
+def _stored_inputs(session: Session, plan_id: int, day: date) -> dict[str, pl.DataFrame]:
+    rows = session.execute(select(DailyInputRow).where(
+        DailyInputRow.plan_id == plan_id, DailyInputRow.business_date == day)).scalars()
+    return {row.kind: frame_from_bytes(row.data) for row in rows}
+
+
+def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
+    columns = list(POOL_COLUMNS)
+    sql = f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND removed_on IS NULL ORDER BY id"
+    schema = {c: _DTYPES[c] for c in columns}
+    frame = _read_query(session, sql, {"plan_id": plan_id}, schema)
+    return frame.with_columns(
+        pl.col("accrued_interest_fen").fill_null(0), pl.col("extension_count").fill_null(0)
+    ).select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
+
+
+_DTYPES: dict[str, Any] = {c: (t() if isinstance(t, type) else t) for c, t in POOL_COLUMNS.items()}
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+@dataclass
+class DayRun:
+    """What a run did (or had done, when ``already_done``)."""
+
+    plan_code: str
+    business_date: date
+    status: str
+    purchase_state: str
+    summary: dict[str, Any]
+    already_done: bool = False
+    log_index: int | None = None
+    checkpoint: str | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _run_transaction(ctx: Context, plan_code: str) -> Iterator[Session]:
+    """One transaction holding the plan's daily-run lock; a second concurrent run gets a Conflict."""
+    engine = ctx.engine
+    connection = engine.connect()
+    raw: Any = None
+    try:
+        if is_sqlite(engine):
+            raw = connection.connection.driver_connection
+            raw.execute(f"PRAGMA busy_timeout={SQLITE_RUN_WAIT_MS}")
+        session = session_factory(engine)(bind=connection)
+        try:
+            with session.begin():
+                if is_postgresql(engine):
+                    got = session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                                          {"key": f"absflow.daily:{plan_code}"}).scalar_one()
+                    if not got:
+                        raise Conflict(f"another daily run of plan {plan_code} is in progress; try again when it "
+                                       "has finished")
+                yield session
+        except OperationalError as error:
+            if "locked" in str(error).lower() or "busy" in str(error).lower():
+                raise Conflict(f"another daily run of plan {plan_code} (or another writer) holds the database; "
+                               "try again when it has finished") from None
+            raise
+        finally:
+            session.close()
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA busy_timeout=10000")
+        connection.close()
+
+
+def _pool_after(pool: pl.DataFrame, result: DayResult) -> pl.DataFrame:
+    """The pool at the end of the day, exactly as the rows written by ``_persist`` read back."""
+    if result.pool_updates.height:
+        pool = pool.update(result.pool_updates, on="asset_id", how="left")
+    removed = [a for a, _ in result.removals]
+    pool = pool.filter(~pl.col("asset_id").is_in(removed)) if removed else pool
+    return pl.concat([pool, result.purchases.select(pool.columns)])
+
+
+def _cached_pool(session: Session, plan_id: int, state_row: DailyPlanStateRow | None,
+                 cache: dict[str, Any] | None) -> pl.DataFrame:
+    """The active pool: from ``cache`` when it holds the pool after the last run day and the
+    database agrees on count and total balance, else read from ``pool_assets``."""
+    if cache is not None and state_row is not None and "pool" in cache:
+        day, frame = cache["pool"]
+        if day == state_row.last_run_date:
+            count, total = session.execute(text(
+                "SELECT COUNT(*), COALESCE(SUM(balance_fen), 0) FROM pool_assets "
+                "WHERE plan_id = :plan_id AND removed_on IS NULL"), {"plan_id": plan_id}).one()
+            if int(count) == frame.height and int(total) == int(frame.get_column("balance_fen").sum() or 0):
+                return frame
+    return _pool_frame(session, plan_id)
+
+
+def _first_day(calendar: Calendar, deal: Deal) -> date:
+    return calendar.next_trading_day(deal.dates.establishment)
+
+
+def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: bool = False,
+            checkpoint: bool = True, cache: dict[str, Any] | None = None) -> DayRun:
+    """Run one business day (idempotent: a day already run returns its stored result)."""
+    ctx.require("edit", plan_code)
+    started = time.perf_counter()
+    calendar = service_calendar()
+    if not calendar.is_trading_day(business_date):
+        raise ValidationFailed([Issue("not_a_trading_day", f"{business_date} is not an SSE trading day",
+                                      Location(field_path="business_date"), business_date.isoformat())])
+    now = ctx.now()
+    with _run_transaction(ctx, plan_code) as session:
+        plan = load_plan_row(session, plan_code)
+        existing = session.execute(select(DailyDayRow).where(
+            DailyDayRow.plan_id == plan.id, DailyDayRow.business_date == business_date)).scalar_one_or_none()
+        if existing is not None:
+            return _stored_run(plan_code, existing)
+        deal = _plan_deal(session, ctx, plan_code)
+        state_row = session.get(DailyPlanStateRow, plan.id)
+        first = _first_day(calendar, deal)
+        expected = first if state_row is None or state_row.last_run_date is None else calendar.next_trading_day(
+            state_row.last_run_date)
+        if business_date < expected:
+            raise Conflict(f"{plan_code}: {business_date} is before the next day to run ({expected})")
+        if business_date > expected:
+            missing = calendar.trading_days(expected, calendar.previous_trading_day(business_date))
+            shown = ", ".join(d.isoformat() for d in missing[:5]) + (" …" if len(missing) > 5 else "")
+            raise Conflict(f"{plan_code}: days run in order; {len(missing)} trading day(s) not run yet before "
+                           f"{business_date}: {shown} (use --through {business_date})")
+        if state_row is not None and state_row.status == "ended":
+            raise Conflict(f"{plan_code} has ended ({state_row.last_run_date}); nothing more to run")
+        inputs = {k: v for k, v in _stored_inputs(session, plan.id, business_date).items()}
+        if not inputs and not allow_empty:
+            raise Conflict(f"{plan_code}: no daily files loaded for {business_date} (absflow daily load …), "
+                           "or run with --allow-empty")
+        day_ctx = (cache or {}).get("day_ctx") or DayContext.build(plan_code, deal, calendar)
+        pool = _cached_pool(session, plan.id, state_row, cache)
+        if state_row is None:
+            state = opening_state(day_ctx, pool, business_date)
+        else:
+            state = PlanState.from_json(state_row.state_json)
+        open_items = [_open_item(r) for r in session.execute(select(DailyRepurchaseRow).where(
+            DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None))).scalars()]
+        owned = _owned_elsewhere(session, inputs.get("candidates"))
+        result = step_day(day_ctx, business_date, pool, inputs, state, open_items, owned_elsewhere=owned)
+        _check_reconciles(result, pool)
+        index = _persist(session, plan.id, plan_code, result, inputs, now)
+        if cache is not None:
+            cache["day_ctx"] = day_ctx
+            cache["pool"] = (business_date, _pool_after(pool, result))
+        if _before_commit is not None:
+            _before_commit(session)
+        summary = _summary(result)
+    run = DayRun(plan_code, business_date, result.status, result.purchase_state, summary, log_index=index,
+                 seconds=time.perf_counter() - started, notes=list(result.reasons))
+    if checkpoint:
+        run.checkpoint = _checkpoint(ctx, plan_code)
+    return run
+
+
+def run_through(ctx: Context, plan_code: str, through: date, *, allow_empty: bool = False,
+                checkpoint: bool = True, progress: Callable[[DayRun], None] | None = None) -> list[DayRun]:
+    """Run every pending trading day up to ``through`` in order, each in its own transaction."""
+    ctx.require("edit", plan_code)
+    calendar = service_calendar()
+    with transaction(ctx.engine) as session:
+        plan = load_plan_row(session, plan_code)
+        deal = _plan_deal(session, ctx, plan_code)
+        state_row = session.get(DailyPlanStateRow, plan.id)
+        start = _first_day(calendar, deal) if state_row is None or state_row.last_run_date is None else \
+            calendar.next_trading_day(state_row.last_run_date)
+    runs: list[DayRun] = []
+    cache: dict[str, Any] = {}
+    for day in calendar.trading_days(start, through):
+        run = run_day(ctx, plan_code, day, allow_empty=allow_empty, checkpoint=False, cache=cache)
+        runs.append(run)
+        if progress is not None:
+            progress(run)
+        if run.status == "ended":
+            break
+    if checkpoint and runs:
+        runs[-1].checkpoint = _checkpoint(ctx, plan_code)
+    return runs
+
+
+def _checkpoint(ctx: Context, plan_code: str) -> str:
+    try:
+        from absflow.services.tlog import make_checkpoint
+    except ImportError:  # pragma: no cover - the log service ships with absflow
+        return "skipped: no checkpoint service"
+    try:
+        info = make_checkpoint(ctx, reason="daily.run", plan_code=plan_code)
+    except Exception as error:  # noqa: BLE001 - a checkpoint failure must not undo a committed day
+        return f"skipped: {error}"
+    return f"size {info.size}" if hasattr(info, "size") else str(info)
+
+
+def _open_item(row: DailyRepurchaseRow) -> OpenRepurchase:
+    return OpenRepurchase(row.asset_id, row.reason, row.instructed_on, row.due_on, row.principal_fen,
+                          row.interest_fen, row.received_fen, row.settled_on)
+
+
+def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[str]:
+    """Candidate contract ids already in any plan's pool, now or before (never bought again)."""
+    if candidates is None or candidates.height == 0:
+        return set()
+    held = _read_query(session, "SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = :kind",
+                       {"kind": "margin_loan"}, {"asset_id": pl.String()})
+    hits = candidates.select("contract_id").join(held, left_on="contract_id", right_on="asset_id", how="semi")
+    return set(hits.get_column("contract_id").to_list())
+
+
+def _check_reconciles(result: DayResult, pool_before: pl.DataFrame) -> None:
+    """The pool account equals the pool's outstanding principal to the fen (else nothing is written)."""
+    removed = {a for a, _ in result.removals}
+    after = pool_before.update(result.pool_updates, on="asset_id", how="left") if result.pool_updates.height \
+        else pool_before
+    total = int(after.filter(~pl.col("asset_id").is_in(list(removed))).get_column("balance_fen").sum() or 0)
+    total += int(result.purchases.get_column("balance_fen").sum() or 0)
+    ledger_pool = result.state.balances.get("asset:pool", 0)
+    if total != ledger_pool or sum(result.state.balances.values()) != 0:
+        raise AssertionError(f"ledger does not reconcile: pool {total} fen vs asset:pool {ledger_pool} fen")
+
+
+def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, pl.DataFrame],
+             now: Any) -> int:
+    day = result.business_date
+    connection = session.connection()
+    if result.pool_updates.height:
+        rows = result.pool_updates.with_columns(pl.lit(plan_id).alias("plan_id")).to_dicts()
+        connection.execute(text(
+            "UPDATE pool_assets SET balance_fen = :balance_fen, accrued_interest_fen = :accrued_interest_fen, "
+            "cutoff_date = :cutoff_date, maturity_date = :maturity_date, extension_count = :extension_count, "
+            "status = :status WHERE plan_id = :plan_id AND asset_id = :asset_id AND removed_on IS NULL"), rows)
+    if result.removals:
+        connection.execute(text(
+            "UPDATE pool_assets SET removed_on = :day, removal_reason = :reason "
+            "WHERE plan_id = :plan_id AND asset_id = :asset_id AND removed_on IS NULL"),
+            [{"day": day, "reason": reason[:32], "plan_id": plan_id, "asset_id": asset} for asset, reason in
+             result.removals])
+    if result.purchases.height:
+        bulk_insert(session, "pool_assets", result.purchases.select(
+            pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"), pl.lit("margin_loan").alias("asset_type"),
+            "asset_id", "obligor_id", "balance_fen", pl.col("balance_fen").alias("original_principal_fen"), "rate",
+            "start_date", "maturity_date", "status", "region", "industry", "extension_count",
+            "accrued_interest_fen", "maintenance_ratio", "branch", "cutoff_date", "acquired_on",
+        ))
+    if result.events:
+        bulk_insert(session, "daily_asset_events", pl.DataFrame({
+            "plan_id": [plan_id] * len(result.events),
+            "business_date": [day] * len(result.events),
+            "asset_id": [e.asset_id for e in result.events],
+            "kind": [e.kind for e in result.events],
+            "principal_fen": [e.principal_fen for e in result.events],
+            "interest_fen": [e.interest_fen for e in result.events],
+            "fee_fen": [e.fee_fen for e in result.events],
+            "detail": [(e.detail or "")[:120] or None for e in result.events],
+        }, schema_overrides={"business_date": pl.Date, "detail": pl.String}))
+    lines = [(number, account, amount, entry.memo[:120]) for number, entry in enumerate(result.entries, 1)
+             for account, amount in entry.lines]
+    if lines:
+        bulk_insert(session, "daily_postings", pl.DataFrame({
+            "plan_id": [plan_id] * len(lines), "business_date": [day] * len(lines),
+            "entry_no": [n for n, _, _, _ in lines], "account": [a for _, a, _, _ in lines],
+            "amount_fen": [x for _, _, x, _ in lines], "memo": [m for _, _, _, m in lines],
+        }, schema_overrides={"business_date": pl.Date}))
+    for item in result.new_repurchases:
+        session.add(DailyRepurchaseRow(plan_id=plan_id, asset_id=item.asset_id, reason=item.reason,
+                                       instructed_on=item.instructed_on, due_on=item.due_on,
+                                       principal_fen=item.principal_fen, interest_fen=item.interest_fen,
+                                       received_fen=0, settled_on=None))
+    for item in result.repurchase_updates:
+        row = session.execute(select(DailyRepurchaseRow).where(
+            DailyRepurchaseRow.plan_id == plan_id, DailyRepurchaseRow.asset_id == item.asset_id)).scalar_one()
+        row.received_fen, row.settled_on = item.received_fen, item.settled_on
+    for dist in result.distributions:
+        session.add(DailyDistributionRow(plan_id=plan_id, payment_date=dist.payment_date, tranche_id=dist.tranche_id,
+                                         interest_due_fen=dist.interest_due_fen,
+                                         interest_paid_fen=dist.interest_paid_fen,
+                                         principal_paid_fen=dist.principal_paid_fen,
+                                         liquidity_drawn_fen=dist.liquidity_drawn_fen,
+                                         shortfall_paid_fen=dist.shortfall_paid_fen))
+    state_row = session.get(DailyPlanStateRow, plan_id)
+    if state_row is None:
+        state_row = DailyPlanStateRow(plan_id=plan_id, initial_pool_fen=result.state.initial_pool_fen)
+        session.add(state_row)
+    state = result.state
+    state_row.status, state_row.stopped_on, state_row.stop_reason = state.status, state.stopped_on, \
+        (state.stop_reason or None) and state.stop_reason[:200]
+    state_row.last_run_date, state_row.cumulative_default_fen = day, state.cumulative_default_fen
+    state_row.state_json, state_row.updated_at = state.to_json(), now
+    inputs_digest = hashlib.sha256(json.dumps(
+        {k: hashlib.sha256(frame_to_bytes(v)).hexdigest() for k, v in sorted(inputs.items())}, sort_keys=True
+    ).encode()).hexdigest()
+    summary = _summary(result)
+    payload = {
+        "status": result.status, "purchase_state": result.purchase_state, "reasons": result.reasons,
+        "metrics": result.metrics,
+        "purchases": {"count": len(result.delivery.lines), "principal": format_yuan(result.delivery.principal_fen),
+                      "price": format_yuan(result.delivery.price_fen), "delivery_sha256": result.delivery.digest()},
+        "repurchases": [{"asset_id": r.asset_id, "reason": r.reason, "due_on": r.due_on.isoformat(),
+                         "principal": format_yuan(r.principal_fen), "interest": format_yuan(r.interest_fen)}
+                        for r in result.new_repurchases],
+        "repurchases_received": [{"asset_id": r.asset_id, "received": format_yuan(r.received_fen),
+                                  "settled": r.settled_on is not None} for r in result.repurchase_updates],
+        "distributions": [{"tranche": d.tranche_id, "interest_due": format_yuan(d.interest_due_fen),
+                           "interest_paid": format_yuan(d.interest_paid_fen),
+                           "principal_paid": format_yuan(d.principal_paid_fen),
+                           "liquidity_drawn": format_yuan(d.liquidity_drawn_fen),
+                           "shortfall_paid": format_yuan(d.shortfall_paid_fen)} for d in result.distributions],
+        "inputs_sha256": inputs_digest,
+    }
+    index = append_event(session, entry_type="daily.run", plan_code=plan_code, payload=payload, recorded_at=now,
+                         business_date=day)
+    session.add(DailyDayRow(
+        plan_id=plan_id, business_date=day, status=result.status, purchase_state=result.purchase_state,
+        pool_balance_fen=int(result.metrics["pool_balance_fen"]), cash_fen=int(result.metrics["cash_fen"]),
+        scale_fen=int(result.metrics["scale_fen"]), available_fen=result.available_fen,
+        purchased_principal_fen=result.delivery.principal_fen, purchased_price_fen=result.delivery.price_fen,
+        purchased_count=len(result.delivery.lines), delivery_sha256=result.delivery.digest(),
+        inputs_sha256=inputs_digest, result_json=json.dumps(summary, sort_keys=True, ensure_ascii=False),
+        log_index=index, run_at=now,
+    ))
+    session.flush()
+    return index
+
+
+def _summary(result: DayResult) -> dict[str, Any]:
+    """JSON-ready summary of a day (money as decimal strings)."""
+    def yuan(fen: int) -> str:
+        return format_yuan(int(fen))
+
+    collected = [e for e in result.events if e.kind == "collection"]
+    return {
+        "status": result.status,
+        "purchase_state": result.purchase_state,
+        "reasons": result.reasons,
+        "metrics": result.metrics,
+        "pool_balance": yuan(int(result.metrics["pool_balance_fen"])),
+        "cash": yuan(int(result.metrics["cash_fen"])),
+        "scale": yuan(int(result.metrics["scale_fen"])),
+        "available": yuan(result.available_fen),
+        "collections": {
+            "count": len(collected),
+            "principal": yuan(sum(e.principal_fen for e in collected)),
+            "interest": yuan(sum(e.interest_fen for e in collected)),
+            "fees": yuan(sum(e.fee_fen for e in collected)),
+        },
+        "purchased": {"count": len(result.delivery.lines), "principal": yuan(result.delivery.principal_fen),
+                      "price": yuan(result.delivery.price_fen), "delivery_sha256": result.delivery.digest()},
+        "repurchases_instructed": len(result.new_repurchases),
+        "repurchases_received": sum(1 for r in result.repurchase_updates),
+        "extensions": sum(1 for e in result.events if e.kind == "extension"),
+        "liquidations": sum(1 for e in result.events if e.kind == "liquidation"),
+        "removed": len(result.removals),
+        "rejections": result.rejections,
+        "class_balances": {k: yuan(v) for k, v in result.class_balances_fen.items()},
+        "delinquency": {k: yuan(v) for k, v in result.delinquency_fen.items()},
+        "distributions": [{"tranche": d.tranche_id, "interest_paid": yuan(d.interest_paid_fen),
+                           "principal_paid": yuan(d.principal_paid_fen),
+                           "liquidity_drawn": yuan(d.liquidity_drawn_fen),
+                           "shortfall_paid": yuan(d.shortfall_paid_fen)} for d in result.distributions],
+        "balances": {k: yuan(v) for k, v in sorted(result.state.balances.items())},
+    }
+
+
+def _stored_run(plan_code: str, row: DailyDayRow) -> DayRun:
+    summary = json.loads(row.result_json)
+    return DayRun(plan_code, row.business_date, row.status, row.purchase_state, summary, already_done=True,
+                  log_index=row.log_index, notes=list(summary.get("reasons", [])))
+
+
+# ---------------------------------------------------------------------------------- showing
+
+
+def show_day(ctx: Context, plan_code: str, business_date: date) -> dict[str, Any]:
+    """A run day: summary, delivery list (交割清单), repurchase instructions, and its re-verification."""
+    ctx.require("view", plan_code)
+    with transaction(ctx.engine) as session:
+        plan = load_plan_row(session, plan_code)
+        row = session.execute(select(DailyDayRow).where(
+            DailyDayRow.plan_id == plan.id, DailyDayRow.business_date == business_date)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"{plan_code} has no run for {business_date}")
+        bought = _read_query(
+            session,
+            "SELECT asset_id, obligor_id, original_principal_fen, accrued_interest_fen FROM pool_assets "
+            "WHERE plan_id = :plan_id AND acquired_on = :day AND batch_id IS NULL ORDER BY asset_id",
+            {"plan_id": plan.id, "day": business_date},
+            {"asset_id": pl.String(), "obligor_id": pl.String(), "original_principal_fen": pl.Int64(),
+             "accrued_interest_fen": pl.Int64()},
+        )
+        events = _read_query(
+            session,
+            "SELECT asset_id, principal_fen, interest_fen FROM daily_asset_events WHERE plan_id = :plan_id "
+            "AND business_date = :day AND kind = 'purchase' ORDER BY asset_id",
+            {"plan_id": plan.id, "day": business_date},
+            {"asset_id": pl.String(), "principal_fen": pl.Int64(), "interest_fen": pl.Int64()},
+        )
+        repurchases = list(session.execute(select(DailyRepurchaseRow).where(
+            DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.instructed_on == business_date)).scalars())
+        inputs = _stored_inputs(session, plan.id, business_date)
+        deal = _plan_deal(session, ctx, plan_code)
+        verification = _reverify(session, plan.id, plan_code, business_date, row, bought, events, inputs, deal)
+    summary = json.loads(row.result_json)
+    joined = events.join(bought.select("asset_id", "obligor_id"), on="asset_id", how="left")
+    price_with_interest = summary["purchased"]["price"] != summary["purchased"]["principal"]
+    delivery = delivery_list(
+        plan_code, business_date, joined.get_column("asset_id").to_list(),
+        joined.get_column("obligor_id").fill_null("").to_list(), joined.get_column("principal_fen").to_list(),
+        joined.get_column("interest_fen").to_list(),
+        (joined.get_column("principal_fen") + (joined.get_column("interest_fen") if price_with_interest else 0))
+        .to_list(),
+    )
+    return {
+        "plan_code": plan_code,
+        "business_date": business_date.isoformat(),
+        "summary": summary,
+        "delivery_list": {"lines": [line.as_dict() for line in delivery.lines],
+                          "total_principal": format_yuan(delivery.principal_fen),
+                          "total_price": format_yuan(delivery.price_fen), "sha256": delivery.digest()},
+        "repurchase_instructions": [
+            {"asset_id": r.asset_id, "reason": r.reason, "due_on": r.due_on.isoformat(),
+             "principal": format_yuan(r.principal_fen), "interest": format_yuan(r.interest_fen),
+             "amount": format_yuan(r.principal_fen + r.interest_fen), "received": format_yuan(r.received_fen),
+             "settled_on": r.settled_on.isoformat() if r.settled_on else None} for r in repurchases],
+        "verification": verification,
+        "log_index": row.log_index,
+    }
+
+
+def _reverify(session: Session, plan_id: int, plan_code: str, day: date, row: DailyDayRow, bought: pl.DataFrame,
+              events: pl.DataFrame, inputs: dict[str, pl.DataFrame], deal: Deal) -> dict[str, Any]:
+    """Re-check a past day from stored facts: the delivery list digest, each bought asset's
+    eligibility on the day's candidate data, and every concentration limit on the pool at the
+    end of that day (balances rebuilt from later events)."""
+    checks: dict[str, Any] = {}
+    # 1. Delivery list from the stored purchase events vs the digest logged that day.
+    joined = events.join(bought.select("asset_id", "obligor_id"), on="asset_id", how="left")
+    summary = json.loads(row.result_json)
+    with_interest = summary["purchased"]["price"] != summary["purchased"]["principal"]
+    recomputed = delivery_list(
+        plan_code, day, joined.get_column("asset_id").to_list(), joined.get_column("obligor_id").fill_null("")
+        .to_list(), joined.get_column("principal_fen").to_list(), joined.get_column("interest_fen").to_list(),
+        (joined.get_column("principal_fen") + (joined.get_column("interest_fen") if with_interest else 0)).to_list(),
+    )
+    checks["delivery_digest_matches"] = recomputed.digest() == row.delivery_sha256
+    # 2. Eligibility of each bought asset on the candidate file of the day.
+    candidates = inputs.get("candidates")
+    spec = deal.revolving
+    if candidates is not None and spec is not None and events.height:
+        chosen = candidates.filter(pl.col("contract_id").is_in(events.get_column("asset_id").to_list()))
+        pool_now = _pool_at_end_of(session, plan_id, day)
+        _, table = asset_tables(pool_now, chosen, day)
+        result = check_eligibility(table, spec.eligibility, as_of=day, plan_end=deal.dates.legal_maturity)
+        failing = [table.code[i] for i in range(len(table)) if not result.eligible[i]]
+        checks["bought_assets_eligible"] = not failing and chosen.height == events.height
+        checks["ineligible_bought"] = failing
+        pool_table, _ = asset_tables(pool_now, candidates.head(0), day)
+        breaches = check_limits(pool_table, spec.concentration)
+        checks["limit_breaches_at_end_of_day"] = [b.as_dict() for b in breaches]
+    checks["ok"] = bool(checks["delivery_digest_matches"]) and checks.get("bought_assets_eligible", True) is not False
+    return checks
+
+
+def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
+    """Pool assets held at the end of ``day`` with balances rebuilt: today's balance plus
+    every principal reduction recorded after ``day``."""
+    columns = list(POOL_COLUMNS)
+    frame = _read_query(
+        session,
+        f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND acquired_on <= :day "
+        "AND (removed_on IS NULL OR removed_on > :day) ORDER BY id",
+        {"plan_id": plan_id, "day": day}, {c: _DTYPES[c] for c in columns},
+    )
+    later = _read_query(
+        session,
+        "SELECT asset_id, SUM(principal_fen) AS later_fen FROM daily_asset_events WHERE plan_id = :plan_id "
+        "AND business_date > :day AND kind IN ('collection', 'liquidation', 'repurchase_received') GROUP BY asset_id",
+        {"plan_id": plan_id, "day": day}, {"asset_id": pl.String(), "later_fen": pl.Int64()},
+    )
+    return frame.join(later, on="asset_id", how="left").with_columns(
+        (pl.col("balance_fen") + pl.col("later_fen").fill_null(0)).alias("balance_fen")
+    ).drop("later_fen").with_columns(pl.col("accrued_interest_fen").fill_null(0),
+                                     pl.col("extension_count").fill_null(0))
+
+
+def list_days(ctx: Context, plan_code: str, first: date | None = None, last: date | None = None) -> list[DailyDayRow]:
+    ctx.require("view", plan_code)
+    with transaction(ctx.engine) as session:
+        plan = load_plan_row(session, plan_code)
+        query = select(DailyDayRow).where(DailyDayRow.plan_id == plan.id)
+        if first:
+            query = query.where(DailyDayRow.business_date >= first)
+        if last:
+            query = query.where(DailyDayRow.business_date <= last)
+        return list(session.execute(query.order_by(DailyDayRow.business_date)).scalars())
+
+
+__all__ = ["DAILY_KINDS", "DayRun", "LoadResult", "list_days", "load_inputs", "run_day", "run_through", "show_day"]

@@ -1,0 +1,233 @@
+"""The daily run service on SQLite and PostgreSQL: idempotent, in order, atomic, crash-safe, exclusive."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import text
+
+from absflow.domain.issues import Conflict, ValidationFailed
+from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
+from absflow.services import daily as daily_service
+from absflow.services.calendar import service_calendar
+from absflow.services.context import Context
+from absflow.services.simulate import simulate
+from absflow.store.db import make_engine
+from absflow.store.migrate import upgrade
+
+DEAL_TEXT = (Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml").read_text("utf-8")
+CAL = service_calendar()
+FIRST = CAL.next_trading_day(date(2017, 8, 24))
+
+
+def _plan(ctx: Context, days: int = 0) -> str:
+    return simulate(ctx, DEAL_TEXT, days=days, seed=5, loans=300).plan_code
+
+
+def _day_frames(day: date, pool_ids: list[str]) -> dict[str, pl.DataFrame]:
+    """A small, fixed set of servicer files for ``day`` (independent of any database)."""
+    market = SyntheticMarket(MarketConfig(clients=400, candidates_per_day=80, mean_loan_yuan=1_000_000), seed=77)
+    market.next_contract = 1 + (day - FIRST).days * 1000
+    candidates = market._loans(80, day)  # noqa: SLF001
+    collections = pl.DataFrame({
+        "contract_id": pool_ids[:5], "principal_fen": [10_000_00] * 5, "interest_fen": [1_234] * 5,
+        "fees_fen": [0] * 5,
+    })
+    return {"candidates": candidates, "collections": collections}
+
+
+def _pool_ids(ctx: Context, plan_code: str) -> list[str]:
+    with ctx.engine.connect() as conn:
+        return [r[0] for r in conn.execute(text(
+            "SELECT asset_id FROM pool_assets a JOIN plans p ON p.id = a.plan_id WHERE p.code = :c "
+            "AND removed_on IS NULL ORDER BY asset_id"), {"c": plan_code})]
+
+
+def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Everything a day writes, without surrogate ids or wall-clock times."""
+    with engine.connect() as conn:
+        plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": plan_code}).scalar_one()
+        q = {"p": plan_id}
+        return {
+            "pool": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT asset_id, balance_fen, accrued_interest_fen, cutoff_date, maturity_date, status, "
+                "acquired_on, removed_on, removal_reason FROM pool_assets WHERE plan_id = :p"), q)),
+            "days": [tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT business_date, status, purchase_state, pool_balance_fen, cash_fen, delivery_sha256, "
+                "result_json FROM daily_days WHERE plan_id = :p ORDER BY business_date"), q)],
+            "postings": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT business_date, account, SUM(amount_fen) FROM daily_postings WHERE plan_id = :p "
+                "GROUP BY business_date, account"), q)),
+            "repurchases": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT asset_id, reason, instructed_on, due_on, principal_fen, interest_fen, received_fen "
+                "FROM daily_repurchases WHERE plan_id = :p"), q)),
+            "log": [r[0] for r in conn.execute(text(
+                "SELECT entry_type FROM log_entries WHERE plan_code = :c ORDER BY idx"), {"c": plan_code})],
+            "state": conn.execute(text("SELECT state_json FROM daily_plan_states WHERE plan_id = :p"), q)
+            .scalar_one_or_none(),
+        }
+
+
+def test_run_is_idempotent_and_days_run_in_order(ctx: Context) -> None:
+    code = _plan(ctx)
+    days = CAL.trading_days(FIRST, date(2017, 9, 30))
+    daily_service.store_inputs(ctx, code, days[0], _day_frames(days[0], _pool_ids(ctx, code)))
+    first = daily_service.run_day(ctx, code, days[0], checkpoint=False)
+    assert not first.already_done and first.purchase_state in ("purchased", "no_cash")
+    before = _state(ctx.engine, code)
+    again = daily_service.run_day(ctx, code, days[0], checkpoint=False)
+    assert again.already_done and again.summary == first.summary
+    assert _state(ctx.engine, code) == before
+    with pytest.raises(Conflict, match=r"not run yet.*2017-08-28"):
+        daily_service.run_day(ctx, code, days[2], checkpoint=False, allow_empty=True)
+    with pytest.raises(Conflict, match="no daily files"):
+        daily_service.run_day(ctx, code, days[1], checkpoint=False)
+    with pytest.raises(ValidationFailed):
+        daily_service.run_day(ctx, code, date(2017, 8, 26), checkpoint=False)  # a Saturday
+    with pytest.raises(Conflict, match="already run"):
+        daily_service.store_inputs(ctx, code, days[0], _day_frames(days[0], _pool_ids(ctx, code)))
+    runs = daily_service.run_through(ctx, code, days[3], allow_empty=True, checkpoint=False)
+    assert [r.business_date for r in runs] == days[1:4]
+    assert _state(ctx.engine, code)["log"].count("daily.run") == 4
+
+
+def test_shown_day_reverifies_delivery_list(ctx: Context) -> None:
+    code = _plan(ctx, days=3)
+    data = daily_service.show_day(ctx, code, CAL.trading_days(FIRST, date(2017, 9, 30))[2])
+    assert data["verification"]["ok"], data["verification"]
+    assert data["verification"]["delivery_digest_matches"]
+    total = sum(int(line["price"].replace(".", "")) for line in data["delivery_list"]["lines"])
+    assert f"{total / 100:.2f}" == data["delivery_list"]["total_price"] == data["summary"]["purchased"]["price"]
+
+
+FUZZ_ROWS = [
+    "contract_id,principal,interest,fees",
+    "{id},10000.00,12.34,0",
+]
+MUTATIONS = [
+    lambda line: line.replace("10000.00", "-1"),
+    lambda line: line.replace("12.34", "abc"),
+    lambda line: line.replace("{id}", "NOPE-1"),
+    lambda line: line + ",extra",
+    lambda line: line.replace("10000.00", "9999999999999"),
+    lambda line: line.replace("12.34", "1.2.3"),
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fuzzed_daily_files_are_rejected_whole(ctx: Context, tmp_path: Path, seed: int) -> None:
+    import random
+
+    code = _plan(ctx)
+    ids = _pool_ids(ctx, code)
+    rng = random.Random(seed)
+    lines = [FUZZ_ROWS[0]]
+    for i in range(20):
+        line = FUZZ_ROWS[1]
+        if i in rng.sample(range(20), 3):
+            line = rng.choice(MUTATIONS)(line)
+        lines.append(line.format(id=ids[i]))
+    if lines == [FUZZ_ROWS[0]] + [FUZZ_ROWS[1].format(id=ids[i]) for i in range(20)]:
+        lines[5] = lines[5].replace("10000.00", "-1")
+    (tmp_path / "collections_day.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = _day_frames(FIRST, ids)["candidates"]
+    good.select(
+        "contract_id", "client_id", (pl.col("principal_outstanding_fen") / 100).alias("principal_outstanding"),
+        "financing_rate", "start_date", "due_date", "status",
+        (pl.col("principal_outstanding_fen") / 50).alias("securities_market_value"),
+    ).write_csv(tmp_path / "candidates_day.csv")
+    before = _state(ctx.engine, code)
+    with pytest.raises(ValidationFailed) as failed:
+        daily_service.load_inputs(ctx, code, FIRST, [tmp_path / "collections_day.csv", tmp_path / "candidates_day.csv"])
+    assert failed.value.issues and all(i.location.row or i.location.field_path for i in failed.value.issues)
+    assert _state(ctx.engine, code) == before
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM daily_inputs")).scalar_one() == 0
+
+
+def test_concurrent_runs_of_one_day_one_wins(ctx: Context) -> None:
+    code = _plan(ctx)
+    daily_service.store_inputs(ctx, code, FIRST, _day_frames(FIRST, _pool_ids(ctx, code)))
+    holding = threading.Event()
+    outcomes: list[object] = []
+
+    def hold(_session: object) -> None:
+        if threading.current_thread().name == "first":
+            holding.set()
+            time.sleep(3)
+
+    def worker() -> None:
+        try:
+            outcomes.append(daily_service.run_day(ctx, code, FIRST, checkpoint=False))
+        except Conflict as error:
+            outcomes.append(error)
+
+    daily_service._before_commit = hold
+    try:
+        first = threading.Thread(target=worker, name="first")
+        first.start()
+        assert holding.wait(60)
+        second = threading.Thread(target=worker, name="second")
+        second.start()
+        second.join(60)
+        first.join(60)
+    finally:
+        daily_service._before_commit = None
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    runs = [o for o in outcomes if not isinstance(o, Conflict)]
+    assert len(conflicts) == 1 and len(runs) == 1, outcomes
+    assert "in progress" in str(conflicts[0]) or "holds the database" in str(conflicts[0])
+    assert _state(ctx.engine, code)["log"].count("daily.run") == 1
+
+
+KILLER = """
+import os, signal, sys
+from datetime import date
+from absflow.services import daily
+from absflow.services.context import open_context
+daily._before_commit = lambda session: os.kill(os.getpid(), signal.SIGKILL)
+ctx = open_context(sys.argv[1])
+daily.run_day(ctx, sys.argv[2], date.fromisoformat(sys.argv[3]), checkpoint=False)
+print("not killed")
+"""
+
+
+def test_kill_9_mid_run_then_rerun_equals_uninterrupted(ctx: Context, tmp_path: Path) -> None:
+    """The killed run's database (ctx: SQLite, then PostgreSQL) ends equal to an uninterrupted SQLite run."""
+    reference = Context(engine=make_engine(f"sqlite:///{tmp_path / 'reference.db'}"), clock=ctx.clock)
+    upgrade(reference.engine)
+    days = CAL.trading_days(FIRST, date(2017, 9, 30))[:3]
+    codes = []
+    for context in (reference, ctx):
+        code = _plan(context, days=0)
+        codes.append(code)
+        for day in days[:2]:
+            daily_service.store_inputs(context, code, day, _day_frames(day, _pool_ids(context, code)))
+            daily_service.run_day(context, code, day, checkpoint=False)
+        daily_service.store_inputs(context, code, days[2], _day_frames(days[2], _pool_ids(context, code)))
+    daily_service.run_day(reference, codes[0], days[2], checkpoint=False)
+    before = _state(ctx.engine, codes[1])
+    url = ctx.engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", KILLER, url, codes[1], days[2].isoformat()], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr + killed.stdout
+    assert _state(ctx.engine, codes[1]) == before, "a killed run left something behind"
+    daily_service.run_day(ctx, codes[1], days[2], checkpoint=False)
+    got, want = _state(ctx.engine, codes[1]), _state(reference.engine, codes[0])
+    assert got["days"] == want["days"]
+    assert got["pool"] == want["pool"]
+    assert got["postings"] == want["postings"]
+    assert got["repurchases"] == want["repurchases"]
+    assert got["log"] == want["log"]
+    assert json.loads(got["state"]) == json.loads(want["state"])  # type: ignore[arg-type]
+    reference.engine.dispose()
