@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from tests.web.conftest import World, bearer
+from tests.web.test_pages import login
+from tests.web.test_tapes_web import GOOD, tape
 
 from absflow.access import MASK, Role
 from absflow.services import jobs as job_service
 from absflow.services import poolview
-from tests.web.conftest import World, bearer
-from tests.web.test_pages import login
-from tests.web.test_tapes_web import GOOD, tape
 
 MORE = ["M5,C9,30000,0.09,2026-01-10,2026-07-10,performing,90000,0,北京"]
 
