@@ -88,6 +88,8 @@ def test_summary_json_has_exactly_the_published_keys() -> None:
 def test_summary_without_margin_columns_has_no_margin_keys() -> None:
     body = summarize(pool_frame().drop("maintenance_ratio")).as_dict()
     assert "wa_maintenance_ratio" not in body and len(body) == 8
+    no_ratios = pool_frame().with_columns(pl.lit(None, dtype=pl.Float64).alias("maintenance_ratio"))
+    assert summarize(no_ratios).margin is None
 
 
 def rows(strat) -> list[tuple]:

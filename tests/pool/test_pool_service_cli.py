@@ -135,7 +135,8 @@ def test_cli_strat_json_xlsx_and_errors(runner, frames, tmp_path) -> None:
     bad = runner.invoke(app, ["pool", "strat", code, "--by", "colour", "--json"])
     assert bad.exit_code == 2
     err = json.loads(bad.stdout)
-    assert err["errors"][0]["code"] == "unknown_field" and "maintenance_ratio" in err["message"]
+    assert err["errors"][0]["code"] == "unknown_field" and "colour" in err["message"]
+    assert "maintenance_ratio" in err["errors"][0]["message"] and err["errors"][0]["value"] == "colour"
     bad_edges = runner.invoke(app, ["pool", "strat", code, "--by", "rate", "--edges", "0.05,abc"])
     assert bad_edges.exit_code == 2 and "abc" in bad_edges.stderr
     unknown = runner.invoke(app, ["pool", "summary", "ABS-2099-0001"])

@@ -55,7 +55,7 @@ def test_margin_summary_and_strats_on_an_imported_tape(ctx: Context, tmp_path: P
     assert s.margin.pct_count_below_liquidation == 0.25  # M3
     names = [f.name for f in pool_service.fields(ctx, code)]
     assert {"balance", "rate", "maintenance_ratio", "region", "remaining_term_months"} <= set(names)
-    assert not {"id", "batch_id", "source_row", "asset_id", "obligor_id"} & set(names)
+    assert not {"id", "batch_id", "source_row", "asset_id", "obligor_id", "contract_id", "client_id"} & set(names)
     ratio = pool_service.strat(ctx, code, "maintenance_ratio")
     assert [(r.bucket, r.count) for r in ratio.rows if r.count] == [
         ("< 1.30", 1), ("[1.30, 1.50)", 1), ("[2.50, 3.00)", 2)]

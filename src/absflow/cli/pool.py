@@ -81,10 +81,11 @@ def concentration(
     ])
     columns = ["rank", "key", "assets", "balance (yuan)", "% balance"]
     table(f"top {c.top_n} obligors", columns,
-          [(i, s.key, s.count, yuan(s.balance), pct(s.pct_balance, 3)) for i, s in enumerate(c.top_obligors, 1)])
+          [(i, s.key, f"{s.count:,}", yuan(s.balance), pct(s.pct_balance, 3))
+           for i, s in enumerate(c.top_obligors, 1)])
     for dim, shares in c.top_by_dimension.items():
-        table(f"top {dim}", columns,
-              [(i, s.key, s.count, yuan(s.balance), pct(s.pct_balance, 3)) for i, s in enumerate(shares, 1)])
+        table(f"top {c.top_n} by {dim}", columns,
+              [(i, s.key, f"{s.count:,}", yuan(s.balance), pct(s.pct_balance, 3)) for i, s in enumerate(shares, 1)])
 
 
 @app.command("vintage")

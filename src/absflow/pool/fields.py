@@ -25,9 +25,11 @@ ASSET = "asset_id"
 MAINTENANCE_RATIO = "maintenance_ratio"
 MONEY_SUFFIX = "_fen"
 
-#: Columns never offered for stratification: unique ids (concentration covers obligors)
-#: and the storage bookkeeping of the pool frame (row id, import batch, source line).
-NOT_STRATIFIABLE = frozenset({ASSET, OBLIGOR, "id", "batch_id", "source_row"})
+#: Columns never offered for stratification: identifiers (every ``*_id`` column — asset,
+#: obligor, contract, client …; concentration covers obligors) and the storage
+#: bookkeeping of the pool frame (row id, source line).
+NOT_STRATIFIABLE = frozenset({ASSET, OBLIGOR, "id", "source_row"})
+ID_SUFFIX = "_id"
 
 
 class FieldKind(StrEnum):
@@ -60,7 +62,7 @@ def pool_fields(schema: Mapping[str, pl.DataType]) -> list[PoolField]:
     """Stratifiable fields of a frame with ``schema``, in column order."""
     fields = []
     for column, dtype in schema.items():
-        if column in NOT_STRATIFIABLE:
+        if column in NOT_STRATIFIABLE or column.endswith(ID_SUFFIX):
             continue
         kind = _kind(column, dtype)
         if kind is None:
@@ -80,7 +82,6 @@ def resolve_field(schema: Mapping[str, pl.DataType], by: str) -> PoolField:
             return f
     valid = ", ".join(f.name for f in fields)
     raise ValidationFailed(
-        [Issue("unknown_field", f"unknown pool field {wanted!r}; valid fields: {valid}",
-               Location(field_path="by"), wanted)],
-        message=f"unknown pool field {wanted!r}; valid fields: {valid}",
+        [Issue("unknown_field", f"valid fields: {valid}", Location(field_path="by"), wanted)],
+        message=f"unknown pool field {wanted!r}",
     )

@@ -135,7 +135,7 @@ def summarize(
 ) -> PoolSummary:
     """Summary of the pool ``frame`` (one row per asset, ``balance_fen`` required).
 
-    When the frame has a ``maintenance_ratio`` column (margin loans) the summary also
+    When the frame has a ``maintenance_ratio`` column with any value (margin loans) the summary also
     carries the WA maintenance ratio and the shares, by balance and by count, of assets
     strictly below ``warning_line`` and ``liquidation_line`` (ratios, 1.50 = 150 %).
     Assets with no maintenance ratio count as not below either line.
@@ -155,7 +155,7 @@ def summarize(
     ]
     for name, column in WEIGHTED:
         aggs.extend(wa_exprs(column, name))
-    margin = MAINTENANCE_RATIO in frame.columns
+    margin = MAINTENANCE_RATIO in frame.columns and frame.get_column(MAINTENANCE_RATIO).null_count() < frame.height
     if margin:
         ratio = pl.col(MAINTENANCE_RATIO)
         aggs.extend(wa_exprs(MAINTENANCE_RATIO, "wa_maintenance_ratio"))
