@@ -231,3 +231,28 @@ def test_kill_9_mid_run_then_rerun_equals_uninterrupted(ctx: Context, tmp_path: 
     assert got["log"] == want["log"]
     assert json.loads(got["state"]) == json.loads(want["state"])  # type: ignore[arg-type]
     reference.engine.dispose()
+
+
+def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context) -> None:
+    first_plan = _plan(ctx)
+    other = simulate(ctx, DEAL_TEXT, days=0, seed=6, loans=300).plan_code
+    taken = _pool_ids(ctx, first_plan)[:20]
+    frames = _day_frames(FIRST, _pool_ids(ctx, other))
+    with ctx.engine.connect() as conn:  # repay 150 contracts in full: enough cash to buy after the reserve
+        repaid = conn.execute(text(
+            "SELECT asset_id, balance_fen FROM pool_assets a JOIN plans p ON p.id = a.plan_id WHERE p.code = :c "
+            "ORDER BY asset_id LIMIT 150"), {"c": other}).all()
+    frames["collections"] = pl.DataFrame({
+        "contract_id": [r[0] for r in repaid], "principal_fen": [int(r[1]) for r in repaid],
+        "interest_fen": [0] * len(repaid), "fees_fen": [0] * len(repaid)})
+    stolen = frames["candidates"].head(20).with_columns(pl.Series("contract_id", taken))
+    frames["candidates"] = pl.concat([stolen, frames["candidates"].slice(20)])
+    daily_service.store_inputs(ctx, other, FIRST, frames)
+    run = daily_service.run_day(ctx, other, FIRST, checkpoint=False)
+    assert run.purchase_state == "purchased", run.summary
+    assert run.summary["rejections"]["R00_already_owned"] == 20
+    with ctx.engine.connect() as conn:
+        holders = conn.execute(text(
+            "SELECT asset_id, COUNT(DISTINCT plan_id) FROM pool_assets GROUP BY asset_id HAVING COUNT(*) > 1"
+        )).all()
+    assert holders == []

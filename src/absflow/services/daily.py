@@ -137,7 +137,9 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
             raise Conflict(f"{plan_code} {business_date} has already run; its inputs are final")
         frames = {k: (v if "source_row" in v.columns else v.with_row_index("source_row", offset=2)
                       .with_columns(pl.col("source_row").cast(pl.Int64))) for k, v in frames.items()}
-        pool = _pool_frame(session, plan.id)
+        referenced = sorted({c for k in ("collections", "extensions", "liquidations", "repurchase_receipts")
+                             if k in frames for c in frames[k].get_column("contract_id").to_list()})
+        pool = _pool_subset(session, plan.id, referenced)
         stored = _stored_inputs(session, plan.id, business_date)
         issues = _cross_check(frames, {**stored, **frames}, pool, session, plan.id, business_date)
         if issues:
@@ -416,10 +418,39 @@ def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[s
     """Candidate contract ids already in any plan's pool, now or before (never bought again)."""
     if candidates is None or candidates.height == 0:
         return set()
-    held = _read_query(session, "SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = :kind",
-                       {"kind": "margin_loan"}, {"asset_id": pl.String()})
-    hits = candidates.select("contract_id").join(held, left_on="contract_id", right_on="asset_id", how="semi")
-    return set(hits.get_column("contract_id").to_list())
+    ids = candidates.get_column("contract_id").unique().to_list()
+    held: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        marks = ", ".join(f":a{i}" for i in range(len(chunk)))
+        held.update(session.execute(text(
+            f"SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id IN ({marks})"),
+            {f"a{i}": v for i, v in enumerate(chunk)}).scalars())
+    return held
+
+
+#: Ids per IN (…) query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+CHUNK = 900
+
+
+def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataFrame:
+    """Active pool rows of the plan for the given contract ids (indexed lookups, not a scan)."""
+    frames = [empty for empty in [pl.DataFrame(schema=POOL_COLUMNS)]]
+    columns = ", ".join(POOL_COLUMNS)
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start:start + CHUNK])
+        marks = ", ".join(f":a{i}" for i in range(len(chunk)))
+        rows = session.execute(text(
+            f"SELECT {columns} FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id IN ({marks}) "
+            "AND removed_on IS NULL AND plan_id = :plan_id"),
+            {"plan_id": plan_id, **{f"a{i}": v for i, v in enumerate(chunk)}}).all()
+        if rows:
+            raw = pl.DataFrame([tuple(r) for r in rows], schema=list(POOL_COLUMNS), orient="row")
+            frames.append(raw.select([
+                (pl.col(c).cast(pl.String).str.slice(0, 10).str.to_date() if t == pl.Date and raw.schema[c] != pl.Date
+                 else pl.col(c)).cast(t) for c, t in POOL_COLUMNS.items()
+            ]))
+    return pl.concat(frames)
 
 
 def _check_reconciles(result: DayResult, pool_before: pl.DataFrame) -> None:
@@ -443,11 +474,12 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
         connection.execute(text(
             "UPDATE pool_assets SET balance_fen = :balance_fen, accrued_interest_fen = :accrued_interest_fen, "
             "cutoff_date = :cutoff_date, maturity_date = :maturity_date, extension_count = :extension_count, "
-            "status = :status WHERE plan_id = :plan_id AND asset_id = :asset_id AND removed_on IS NULL"), rows)
+            "status = :status WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL "
+            "AND plan_id = :plan_id"), rows)
     if result.removals:
         connection.execute(text(
             "UPDATE pool_assets SET removed_on = :day, removal_reason = :reason "
-            "WHERE plan_id = :plan_id AND asset_id = :asset_id AND removed_on IS NULL"),
+            "WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL AND plan_id = :plan_id"),
             [{"day": day, "reason": reason[:32], "plan_id": plan_id, "asset_id": asset} for asset, reason in
              result.removals])
     if result.purchases.height:
