@@ -108,9 +108,13 @@ async def run_load(base: str, token: str, cookies: dict[str, str], code: str, se
             name, path, headers, cookie = targets[i % len(targets)]
             i += 1
             started = time.perf_counter()
-            response = await (page_client if cookie else api_client).get(path, headers=headers)
+            try:
+                response = await (page_client if cookie else api_client).get(path, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
             elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
+            if not ok:
                 errors += 1
             timings[name].append(elapsed)
 
@@ -148,8 +152,11 @@ def main() -> None:
         code, token = prepare(url, n)
         port = free_port()
         env = {**os.environ, "ABSFLOW_DATABASE_URL": url, "ABSFLOW_SECRET_KEY": "bench-secret"}
-        server = subprocess.Popen([sys.executable, "-m", "absflow.cli.main", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = Path(tempfile.gettempdir()) / "absflow-bench-web-server.log"
+        with log.open("wb") as server_log:
+            server = subprocess.Popen([sys.executable, "-m", "absflow.cli.main", "serve", "--port", str(port)],
+                                      env=env, stdout=server_log, stderr=subprocess.STDOUT)
+        print(f"server log: {log}")
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -44,7 +44,7 @@ router = APIRouter(include_in_schema=False)
 
 #: Extra entries for the plan page's navigation: (label key, path suffix). Areas add theirs.
 PLAN_SECTIONS: list[tuple[str, str]] = [("tape", "tape"), ("pool", "pool"), ("cashflows", "cashflows"),
-                                         ("log", "log")]
+                                         ("daily", "daily"), ("book", "book"), ("log", "log")]
 
 
 class SignInRequired(Exception):
