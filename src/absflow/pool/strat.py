@@ -173,7 +173,7 @@ def _nice_step(raw: float, *, integer: bool) -> Decimal:
 
 
 def linear_edges(lo: float, hi: float, *, integer: bool = False, months: bool = False) -> tuple[Decimal, ...]:
-    """Evenly stepped edges covering [lo, hi] with at most TARGET_BUCKETS buckets."""
+    """Evenly stepped edges on multiples of a nice step covering [lo, hi]: about TARGET_BUCKETS buckets."""
     raw = (hi - lo) / TARGET_BUCKETS
     if months:
         step = Decimal(next((s for s in MONTH_STEPS if s >= raw), MONTH_STEPS[-1]))
