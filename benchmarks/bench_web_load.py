@@ -151,15 +151,15 @@ def main() -> None:
     try:
         code, token = prepare(url, n)
         port = free_port()
-        env = {**os.environ, "ABSFLOW_DATABASE_URL": url, "ABSFLOW_SECRET_KEY": "bench-secret"}
+        env = {**os.environ, "ABSFLOW_DATABASE_URL": url, "ABSFLOW_SECRET_KEY": "bench-secret", "PYTHONUNBUFFERED": "1"}
         log = Path(tempfile.gettempdir()) / "absflow-bench-web-server.log"
         with log.open("wb") as server_log:
             server = subprocess.Popen([sys.executable, "-m", "absflow.cli.main", "serve", "--port", str(port)],
                                       env=env, stdout=server_log, stderr=subprocess.STDOUT)
         print(f"server log: {log}")
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 300  # a loaded machine may take minutes to import and migrate
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 httpx.get(f"{base}/login", timeout=2)
                 break
