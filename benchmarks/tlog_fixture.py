@@ -96,3 +96,17 @@ def parse_size(extra: list[tuple[str, int]] = ()) -> tuple[int, dict[str, int]]:
 def per_million_verdict(elapsed_s: float, total: int, target_s_per_million: float) -> str:
     met = elapsed_s <= target_s_per_million * total / 1_000_000
     return f"target ≤ {target_s_per_million:g} s per 1,000,000: {'met' if met else 'MISSED'}"
+
+
+def backend_cpu_s(engine: Engine) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backend serving this engine's pooled connection
+    (read from /proc: the server runs on this machine), or None when not available."""
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None

@@ -179,6 +179,19 @@ def test_imported_tape_commit_and_masked_export_through_the_cli(tmp_path, monkey
     out = runner.invoke(app, ["verify", str(masked), "--key", str(tmp_path / "log.pub")])
     assert out.exit_code == 0, out.output
     assert "all 60 records disclosed; pool figures recomputed from it match the published ones" in out.stdout
+    # the figures an investor recomputes from the masked tape equal the pool summary absflow publishes
+    from absflow.services import pool as pool_service
+    from absflow.tlog.bundle import verify_bundle
+    from absflow.tlog.disclosure import masked_pool_summary
+    from absflow.tlog.note import VerifierKey
+
+    report = verify_bundle(json.loads(text), [VerifierKey.parse((tmp_path / "log.pub").read_text())])
+    recomputed = masked_pool_summary([d["fields"] for d in report.disclosed])
+    published = pool_service.summary(ctx, plan.code)
+    assert recomputed["count"] == published.count == 60
+    assert Decimal(recomputed["total_balance"]) == published.total_balance
+    assert published.wa_rate is not None
+    assert abs(Decimal(recomputed["wa_rate"]) - Decimal(repr(published.wa_rate))) < Decimal("1e-8")
     refused = runner.invoke(app, ["log", "disclose", plan.code, "--batch", str(imported.batch_id),
                                   "--field", "obligor_id"])
     assert refused.exit_code == 2 and "borrower identity" in refused.output

@@ -83,11 +83,24 @@ class Allocation:
     shortfall_yuan: Decimal
     demand_at_margin_yuan: Decimal
     left_for_margin_yuan: Decimal
-    levels: tuple[LevelAllocation, ...]
     by_investor: tuple[InvestorAllocation, ...]
     weighted_allocated_rate: Decimal | None
     holder_count: int
     holder_limit: int
+    bid_levels: tuple[Level, ...]
+    level_lots: tuple[int, ...]  # lots allocated to each of ``bid_levels``
+    lot_yuan: Decimal
+
+    @property
+    def levels(self) -> tuple[LevelAllocation, ...]:
+        """What each bid level got, in the order of the levels given (built on demand)."""
+        lot = self.lot_yuan
+        margin = self.marginal_rate
+        return tuple(
+            LevelAllocation(level.investor, bp_to_rate(level.rate_bp), level.lots * lot, got * lot,
+                            margin is not None and bp_to_rate(level.rate_bp) == margin, level.seq)
+            for level, got in zip(self.bid_levels, self.level_lots, strict=True)
+        )
 
     @property
     def undersubscribed(self) -> bool:
@@ -210,23 +223,14 @@ def allocate(offering: Offering, levels: Sequence[Level], *, valid_bid_count: in
         shares = largest_remainder(left, [levels[i].lots for i in at_margin])
         for i, share in zip(at_margin, shares, strict=True):
             allocated_lots[i] = share
-    level_results = tuple(
-        LevelAllocation(
-            investor=level.investor,
-            rate=bp_to_rate(level.rate_bp),
-            bid_yuan=level.lots * lot,
-            allocated_yuan=allocated_lots.get(i, 0) * lot,
-            at_margin=level.rate_bp == margin_bp,
-            seq=level.seq,
-        )
-        for i, level in enumerate(levels)
-    )
+    get = allocated_lots.get
+    level_lots = tuple(get(i, 0) for i in range(len(levels)))
     bid_by_investor: dict[str, int] = defaultdict(int)
     got_by_investor: dict[str, int] = defaultdict(int)
     weighted_bp = 0
-    for i, level in enumerate(levels):
-        bid_by_investor[level.investor] += max(level.lots, 0)
-        got = allocated_lots.get(i, 0)
+    for level, got in zip(levels, level_lots, strict=True):
+        if level.lots > 0:
+            bid_by_investor[level.investor] += level.lots
         if got:
             got_by_investor[level.investor] += got
             weighted_bp += got * level.rate_bp
@@ -242,9 +246,11 @@ def allocate(offering: Offering, levels: Sequence[Level], *, valid_bid_count: in
         shortfall_yuan=(book.size_lots - total_lots) * lot,
         demand_at_margin_yuan=demand_at_margin * lot,
         left_for_margin_yuan=left * lot,
-        levels=level_results,
         by_investor=by_investor,
         weighted_allocated_rate=Decimal(weighted_bp) / Decimal(total_lots) / Decimal(10000) if total_lots else None,
         holder_count=len(by_investor),
         holder_limit=offering.holder_limit,
+        bid_levels=tuple(levels),
+        level_lots=level_lots,
+        lot_yuan=lot,
     )

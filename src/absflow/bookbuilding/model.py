@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 #: One lot (一手) of face by default: 100万元.
 DEFAULT_LOT_YUAN = Decimal("1000000")
@@ -77,6 +78,7 @@ def rate_to_bp(rate: Decimal) -> int:
     return int(rate / RATE_STEP)
 
 
+@lru_cache(maxsize=8192)
 def bp_to_rate(rate_bp: int) -> Decimal:
     """Integer basis points → fraction with four decimals (27 bp… 270 bp → Decimal('0.0270'))."""
     return (Decimal(rate_bp) * RATE_STEP).quantize(RATE_STEP)

@@ -99,33 +99,56 @@ def validate_bids(
     lot = offering.lot_yuan
     low, high = offering.rate_min, offering.rate_max
     range_text = f"{_pct(low)}–{_pct(high)}"
+    # a book repeats few distinct rates, amounts and investors: check each once
+    rate_problems: dict[Decimal, tuple[str, str, str] | None] = {}
+    amount_problems: dict[Decimal, tuple[str, str, str] | None] = {}
+    qualified: dict[str, bool] = {}
+
+    def rate_problem(rate: Decimal) -> tuple[str, str, str] | None:
+        if rate % RATE_STEP != 0:
+            return "rate_precision", f"rate {rate * 100}% is quoted finer than 0.01%", str(rate * 100)
+        if not low <= rate <= high:
+            return "rate_out_of_range", f"rate {_pct(rate)} is outside the range {range_text}", percent_text(rate)
+        return None
+
+    def amount_problem(amount: Decimal) -> tuple[str, str, str] | None:
+        if amount <= 0:
+            return "amount_not_positive", "the amount must be positive", _wan(amount)
+        if amount % lot != 0:
+            return ("amount_not_lot_multiple", f"amount {_wan(amount)}万 is not a multiple of the lot ({_wan(lot)}万)",
+                    _wan(amount))
+        if amount < offering.minimum_yuan:
+            return ("below_minimum", f"amount {_wan(amount)}万 is below the minimum subscription "
+                    f"({_wan(offering.minimum_yuan)}万)", _wan(amount))
+        return None
+
     by_investor: dict[str, list[tuple[int, Bid]]] = defaultdict(list)
     for index, bid in enumerate(bids):
-        if not bid.investor.strip():
+        investor = bid.investor
+        if not investor.strip():
             issues.append(Issue("investor_missing", "the bid names no investor", _where(bid, index, "investor"), ""))
-        elif is_qualified is not None and not is_qualified(bid.investor):
-            issues.append(Issue("unqualified_investor",
-                                f"investor {bid.investor!r} is not a registered qualified investor",
-                                _where(bid, index, "investor"), bid.investor))
-        if bid.rate % RATE_STEP != 0:
-            issues.append(Issue("rate_precision", f"rate {bid.rate * 100}% is quoted finer than 0.01%",
-                                _where(bid, index, "rate"), str(bid.rate * 100)))
-        elif not low <= bid.rate <= high:
-            issues.append(Issue("rate_out_of_range", f"rate {_pct(bid.rate)} is outside the range {range_text}",
-                                _where(bid, index, "rate"), percent_text(bid.rate)))
+        elif is_qualified is not None:
+            ok = qualified.get(investor)
+            if ok is None:
+                ok = qualified[investor] = is_qualified(investor)
+            if not ok:
+                issues.append(Issue("unqualified_investor",
+                                    f"investor {investor!r} is not a registered qualified investor",
+                                    _where(bid, index, "investor"), investor))
+        rate = bid.rate
+        if rate in rate_problems:
+            problem = rate_problems[rate]
+        else:
+            problem = rate_problems[rate] = rate_problem(rate)
+        if problem is not None:
+            issues.append(Issue(problem[0], problem[1], _where(bid, index, "rate"), problem[2]))
         amount = bid.amount_yuan
-        if amount <= 0:
-            issues.append(Issue("amount_not_positive", "the amount must be positive",
-                                _where(bid, index, "amount"), _wan(amount)))
-        elif amount % lot != 0:
-            issues.append(Issue("amount_not_lot_multiple",
-                                f"amount {_wan(amount)}万 is not a multiple of the lot ({_wan(lot)}万)",
-                                _where(bid, index, "amount"), _wan(amount)))
-        elif amount < offering.minimum_yuan:
-            issues.append(Issue("below_minimum",
-                                f"amount {_wan(amount)}万 is below the minimum subscription "
-                                f"({_wan(offering.minimum_yuan)}万)",
-                                _where(bid, index, "amount"), _wan(amount)))
+        if amount in amount_problems:
+            problem = amount_problems[amount]
+        else:
+            problem = amount_problems[amount] = amount_problem(amount)
+        if problem is not None:
+            issues.append(Issue(problem[0], problem[1], _where(bid, index, "amount"), problem[2]))
         if bid.time is not None:
             if offering.bid_open is not None and bid.time < offering.bid_open:
                 issues.append(Issue("before_window", f"bid time {bid.time.isoformat()} is before the window opens "
@@ -135,7 +158,7 @@ def validate_bids(
                 issues.append(Issue("after_window", f"bid time {bid.time.isoformat()} is after the window closed "
                                     f"({offering.bid_close.isoformat()})", _where(bid, index, "time"),
                                     bid.time.isoformat()))
-        by_investor[bid.investor].append((index, bid))
+        by_investor[investor].append((index, bid))
     for investor, entries in by_investor.items():
         issues.extend(_investor_issues(offering, investor, entries))
     return issues
@@ -159,9 +182,12 @@ def _investor_issues(offering: Offering, investor: str, entries: list[tuple[int,
                             f"investor {investor!r} bid at {len(first_at_rate)} rate levels; at most "
                             f"{offering.max_levels} are allowed", _where(bid, index, "rate"),
                             str(len(first_at_rate))))
+    cumulative = offering.convention is Convention.CUMULATIVE
+    if not cumulative and offering.cap_yuan is None:
+        return issues
     ordered = sorted(((bid.rate, index, bid) for index, bid in entries if first_at_rate.get(bid.rate) is bid),
                      key=lambda t: t[0])
-    if offering.convention is Convention.CUMULATIVE:
+    if cumulative:
         for (_, _, lower), (_, index, higher) in zip(ordered, ordered[1:], strict=False):
             if higher.amount_yuan < lower.amount_yuan:
                 issues.append(Issue(
@@ -186,8 +212,23 @@ def to_levels(offering: Offering, bids: Iterable[Bid]) -> list[Level]:
     (same amount as the level below) becomes a level of 0 lots.
     """
     lot = offering.lot_yuan
+    rate_bp: dict[Decimal, int] = {}
+    lots_of: dict[Decimal, int] = {}
+
+    def bp(rate: Decimal) -> int:
+        value = rate_bp.get(rate)
+        if value is None:
+            value = rate_bp[rate] = int(rate / RATE_STEP)
+        return value
+
+    def lots(amount: Decimal) -> int:
+        value = lots_of.get(amount)
+        if value is None:
+            value = lots_of[amount] = int(amount / lot)
+        return value
+
     if offering.convention is Convention.INCREMENTAL:
-        return [Level(b.investor, int(b.rate / RATE_STEP), int(b.amount_yuan / lot), b.seq, b.time) for b in bids]
+        return [Level(b.investor, bp(b.rate), lots(b.amount_yuan), b.seq, b.time) for b in bids]
     by_investor: dict[str, list[Bid]] = defaultdict(list)
     for bid in bids:
         by_investor[bid.investor].append(bid)
@@ -195,9 +236,9 @@ def to_levels(offering: Offering, bids: Iterable[Bid]) -> list[Level]:
     for investor, own in by_investor.items():
         previous_lots = 0
         for bid in sorted(own, key=lambda b: b.rate):
-            lots = int(bid.amount_yuan / lot)
-            levels.append(Level(investor, int(bid.rate / RATE_STEP), lots - previous_lots, bid.seq, bid.time))
-            previous_lots = lots
+            total_lots = lots(bid.amount_yuan)
+            levels.append(Level(investor, bp(bid.rate), total_lots - previous_lots, bid.seq, bid.time))
+            previous_lots = total_lots
     return levels
 
 

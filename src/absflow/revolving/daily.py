@@ -647,6 +647,13 @@ def run_day(
         removals[asset_id] = "repaid"
         events.append(AssetEvent(asset_id, "repaid"))
 
+    # An open repurchase whose asset left the pool another way (repaid by the client) is closed.
+    for asset_id in removals:
+        item = updated_repurchases.get(asset_id, repurchases.get(asset_id))
+        if item is not None and item.settled_on is None:
+            updated_repurchases[asset_id] = replace(item, settled_on=day)
+            events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
+
     # 5. mark to market (positions × close prices, cash and debts per client).
     pool = _mark_to_market(pool, inputs)
 
@@ -1103,7 +1110,9 @@ def _purchase(
     result: EligibilityResult = check_eligibility(
         cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
     )
-    owned = candidates.get_column("contract_id").is_in(sorted(owned_elsewhere | set(pool.get_column("asset_id"))))
+    codes = candidates.get_column("contract_id")
+    owned = codes.is_in(pool.get_column("asset_id").implode()) | codes.is_in(
+        pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode())
     owned_np = owned.to_numpy()
     eligible = result.eligible & ~owned_np
     price = cand_table.principal_fen.copy()

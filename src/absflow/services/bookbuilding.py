@@ -8,6 +8,7 @@ integer fen in the database; rates are fractions here and basis points in the da
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -30,7 +31,7 @@ from absflow.bookbuilding.investor import InvestorType, credit_code_issues, norm
 from absflow.bookbuilding.model import RATE_STEP, Bid, Convention, Offering, bp_to_rate, percent_text
 from absflow.bookbuilding.notices import PaymentNotice, PaymentState, amount_due, payment_state
 from absflow.bookbuilding.validation import Level, to_levels, validate_bids, validate_offering
-from absflow.domain.issues import Conflict, Issue, Location, NotFound, ValidationFailed
+from absflow.domain.issues import Conflict, Issue, Location, NotFound, PermissionDenied, ValidationFailed
 from absflow.domain.money import fen_to_yuan, format_yuan, yuan_to_fen
 from absflow.domain.plan import PartyRole
 from absflow.reports.notices import notice_pdf, notice_xlsx, notices_register_xlsx
@@ -671,7 +672,8 @@ def run_allocation(ctx: Context, plan_code: str, tranche_id: str) -> AllocationR
                              _investor_names(session, [line.investor_id for line in existing.lines]))
         else:
             record = _allocate_and_store(session, plan_code, tranche_id, plan, offering, now)
-    sync_coupon_to_deal(ctx, plan_code, tranche_id)
+    with contextlib.suppress(PermissionDenied):  # the allocation stands; one who may edit the deal syncs later
+        sync_coupon_to_deal(ctx, plan_code, tranche_id)
     return record
 
 

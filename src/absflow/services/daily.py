@@ -442,7 +442,7 @@ def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataF
         marks = ", ".join(f":a{i}" for i in range(len(chunk)))
         rows = session.execute(text(
             f"SELECT {columns} FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id IN ({marks}) "
-            "AND removed_on IS NULL AND plan_id = :plan_id"),
+            "AND removed_on IS NULL AND +plan_id = :plan_id"),
             {"plan_id": plan_id, **{f"a{i}": v for i, v in enumerate(chunk)}}).all()
         if rows:
             raw = pl.DataFrame([tuple(r) for r in rows], schema=list(POOL_COLUMNS), orient="row")
@@ -467,6 +467,8 @@ def _check_reconciles(result: DayResult, pool_before: pl.DataFrame) -> None:
 
 def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, pl.DataFrame],
              now: Any) -> int:
+    # Row lookups go through the active-asset unique index (asset_type, asset_id WHERE removed_on IS NULL);
+    # "+plan_id" keeps the planner from preferring the (plan_id, removed_on) index, a scan of the whole pool.
     day = result.business_date
     connection = session.connection()
     if result.pool_updates.height:
@@ -475,11 +477,11 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
             "UPDATE pool_assets SET balance_fen = :balance_fen, accrued_interest_fen = :accrued_interest_fen, "
             "cutoff_date = :cutoff_date, maturity_date = :maturity_date, extension_count = :extension_count, "
             "status = :status WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL "
-            "AND plan_id = :plan_id"), rows)
+            "AND +plan_id = :plan_id"), rows)
     if result.removals:
         connection.execute(text(
             "UPDATE pool_assets SET removed_on = :day, removal_reason = :reason "
-            "WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL AND plan_id = :plan_id"),
+            "WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL AND +plan_id = :plan_id"),
             [{"day": day, "reason": reason[:32], "plan_id": plan_id, "asset_id": asset} for asset, reason in
              result.removals])
     if result.purchases.height:

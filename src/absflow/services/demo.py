@@ -11,11 +11,13 @@ from typing import Any
 
 from absflow.domain.plan import AssetType, Party, PartyRole, PlanStatus
 from absflow.reports.pool_tables import STRAT_COLUMNS, strat_rows, summary_rows
+from absflow.services import book_demo
 from absflow.services import plans as plan_service
 from absflow.services import pool as pool_service
 from absflow.services import synth as synth_service
 from absflow.services import users as user_service
 from absflow.services.context import Context
+from absflow.services.tlog_demo import log_demo_table
 
 DEMO_PLAN_NAME = "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
 DEMO_PARTIES = (
@@ -54,9 +56,12 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
              *[(p.role.value, p.name) for p in plan.parties]],
         )
     )
-    result.tables.append(synth_service.import_demo_tape(ctx, plan.code, progress=progress)[1])
+    imported, tape_table = synth_service.import_demo_tape(ctx, plan.code, progress=progress)
+    result.tables.append(tape_table)
     result.tables.extend(pool_tables(ctx, plan.code, progress=progress))
+    result.tables.extend(book_demo.book_tables(ctx, plan.code, progress=progress))
     result.tables.extend(daily_simulation_tables(ctx, progress=progress))
+    result.tables.append(log_demo_table(ctx, plan.code, imported.batch_id, progress=progress))
     progress("adding one demo user per role")
     result.users = user_service.ensure_demo_users(ctx, plan.code)
     result.tables.append(

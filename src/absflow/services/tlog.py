@@ -763,3 +763,11 @@ def tape_disclosure_bundle(ctx: Context, plan_code: str, batch_id: int, *, asset
         records = _batch_records(session, plan_code, batch_id)
     return disclosure_bundle(ctx, plan_code, _batch_tape_ref(batch_id), records, record_keys=asset_ids,
                              fields=fields)
+
+
+def tape_asset_ids(ctx: Context, plan_code: str, batch_id: int, limit: int | None = None) -> list[str]:
+    """Asset ids of an imported tape in import order (to choose loans to disclose)."""
+    ctx.require("view", plan_code)
+    with transaction(ctx.engine) as session:
+        records = _batch_records(session, plan_code, batch_id)
+    return [str(r[ASSET_KEY_FIELD]) for r in records[:limit]]
