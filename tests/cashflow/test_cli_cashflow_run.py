@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,14 @@ def test_run_writes_the_workbook(runner: CliRunner, tmp_path: Path) -> None:
     header = [c.value for c in a[1]]
     assert header[:4] == ["period", "payment_date", "begin_balance", "interest_due"]
     assert a.cell(row=2, column=3).value == 950_000_000.0
+    # 2% CDR breaches the 1% cumulative-default trigger in the first period: accelerated, A repaid from then on
+    assert book["Pool"].cell(row=2, column=4).value == "accelerated"
+    summary = book["Summary"]
+    columns = [c.value for c in summary[1]]
+    assert {"tranche", "interest_paid", "principal_paid", "unpaid_at_end"} <= set(columns)
+    if importlib.util.find_spec("absflow.cashflow.pricing") is not None:
+        assert {"yield", "wal_years", "modified_duration", "principal_window", "xirr"} <= set(columns)
+        assert summary.cell(row=2, column=columns.index("principal_window") + 1).value.startswith("2016-12-01 → ")
 
 
 def test_run_json_and_csv(runner: CliRunner, tmp_path: Path) -> None:
@@ -67,3 +76,23 @@ def test_bad_deal_exits_2_with_paths(runner: CliRunner, tmp_path: Path) -> None:
     fields = {e["field"] for e in json.loads(result.stdout)["errors"]}
     assert {"tranches[0].size", "waterfalls.revolving[2].support[0].liquidity", "dates.legal_maturity"} <= fields
     assert not out.exists()
+
+
+def test_run_a_plans_current_deal(runner: CliRunner) -> None:
+    code = json.loads(runner.invoke(app, ["deal", "create", "--name", "x", "--asset-type", "margin_loan",
+                                          "--json"]).stdout)["code"]
+    missing = runner.invoke(app, ["cashflow", "run", "--plan", code, "--json"])
+    assert missing.exit_code == 2 and json.loads(missing.stdout)["error"] == "not_found"
+    assert runner.invoke(app, ["deal", "attach", code, str(DEALS / "09_pyas_swhy_1.yaml")]).exit_code == 0
+    result = runner.invoke(app, ["cashflow", "run", "--plan", code, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deal"] == "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
+
+
+def test_bad_scenario_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("cdr: -1\nspeed: fast\n", encoding="utf-8")
+    result = runner.invoke(app, ["cashflow", "run", str(DEALS / "03_qilu_dfzq_1.yaml"), "--scenario", str(scenario),
+                                 "--json"])
+    assert result.exit_code == 2
+    assert {e["field"] for e in json.loads(result.stdout)["errors"]} == {"cdr", "speed"}

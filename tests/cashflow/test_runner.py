@@ -79,3 +79,36 @@ def test_scenario_file_problems_have_paths() -> None:
     scenario = parse_scenario({"originator_rating": [{"on_or_after": "2018-01-01", "rating": "AA-"}]})
     assert scenario.rating_on(date(2017, 12, 31)) is None
     assert scenario.rating_on(date(2018, 1, 1)) == "AA-"
+
+
+def test_amortizing_rep_lines_run_on_the_loan_level_projection() -> None:
+    pytest.importorskip("absflow.cashflow.projection", reason="needs the loan-level projection")
+    from absflow.deal import parse_deal
+
+    deal = parse_deal({
+        "name": "static level-pay pool",
+        "dates": {"cutoff": "2025-12-31", "establishment": "2026-01-15", "first_payment": "2026-02-15",
+                  "payment_frequency": "monthly", "expected_maturity": "2028-12-15",
+                  "legal_maturity": "2030-12-15"},
+        "pool": {"source": "rep_lines", "rep_lines": [
+            {"id": "r", "balance": "100000.00", "rate": "0.095", "term_months": 36,
+             "amortization": "level_payment"}]},
+        "tranches": [
+            {"id": "A", "class": "senior", "size": "90000.00", "coupon": {"kind": "fixed", "rate": "0.04"},
+             "principal": "pass_through"},
+            {"id": "B", "class": "subordinate", "size": "10000.00", "principal": "sequential"}],
+        "accounts": [{"id": "collection", "kind": "collection"}],
+        "waterfalls": {"amortizing": [
+            {"action": "pay_interest", "tranches": ["A"]}, {"action": "pay_principal", "tranches": ["A"]},
+            {"action": "pay_principal", "tranches": ["B"]}, {"action": "pay_residual", "tranches": ["B"]}]},
+    })
+    run = run_deal(deal, default_calendar(), Scenario())
+    first = run.periods[0]
+    # 100,000.00 at 9.5% over 36 months pays 3,203.29 a month: 791.67 interest + 2,411.63 principal (January)
+    assert first.pool.interest_fen == 79_167 and first.pool.principal_fen == 241_163
+    assert first.period.end == date(2026, 2, 24)  # SSE closed 15–23 February 2026 (Spring Festival)
+    # A: 90,000.00 × 4% × 40/365 = 394.52 interest; the rest of the 3,203.30 collected goes to A's principal
+    assert first.tranches["A"].interest_paid_fen == 39_452
+    assert first.tranches["A"].principal_paid_fen == 79_167 + 241_163 - 39_452
+    assert sum(r.pool.principal_fen for r in run.periods) == 10_000_000
+    assert run.tranche_loss_fen("A") == 0 and run.tranche_loss_fen("B") == 0

@@ -208,3 +208,48 @@ def test_revolving_purchases_and_capped_subordinate_return() -> None:
     assert r3.status is DealStatus.AMORTIZING and r3.purchases_fen == 0
     assert r3.tranches["A"].principal_paid_fen == 80_000_000
     assert r3.tranches["B"].principal_paid_fen == 20_000_000
+
+
+def test_reserve_top_up_release_and_a_curable_waterfall_switch() -> None:
+    doc = deal_doc(
+        {"amortizing": [{"action": "pay_interest", "tranches": ["A", "B"]},
+                        {"action": "top_up_reserve", "account": "reserve"},
+                        {"action": "pay_principal", "tranches": ["A"]},
+                        {"action": "pay_principal", "tranches": ["B"]}],
+         "turbo": [{"action": "pay_interest", "tranches": ["A"]},
+                   {"action": "pay_principal", "tranches": ["A", "B"], "mode": "sequential"}]},
+        b_principal="sequential",
+        triggers=[{"id": "low_factor", "metric": "pool_factor", "comparison": "lt", "threshold": "0.5",
+                   "curable": True, "effects": [{"kind": "switch_waterfall", "waterfall": "turbo"}]}],
+    )
+    doc["accounts"].append({"id": "reserve", "kind": "reserve",
+                            "target": {"kind": "percent_of_tranches", "rate": "0.01", "tranches": ["A"]}})
+    deal = parse_deal(doc)
+    engine = WaterfallEngine(deal, periods())
+    # period 1: 422,000.00 in; interest 8,000.00 (A) + 3,000.00 (B); reserve filled to 1% of A's
+    # 800,000.00 = 8,000.00; A (pass-through) takes the remaining 403,000.00
+    r1 = engine.step(pool(1_100_000, 41_100_000, end=60_000_000))
+    assert r1.waterfall == "amortizing" and not r1.triggers[0].breached  # pool factor 0.60
+    assert (r1.tranches["A"].interest_paid_fen, r1.tranches["B"].interest_paid_fen) == (800_000, 300_000)
+    assert r1.accounts_end_fen == {"collection": 0, "reserve": 800_000}
+    assert r1.tranches["A"].principal_paid_fen == 40_300_000
+    # period 2: pool factor 0.40 < 0.5 → the turbo waterfall while it lasts: A's interest on 397,000.00
+    # is 3,970.00, the other 16,030.00 repays A; B's 3,000.00 is carried; the reserve is left alone
+    r2 = engine.step(pool(2_000_000, 0, end=40_000_000))
+    assert r2.waterfall == "turbo" and r2.triggers[0].breached
+    assert r2.tranches["A"].interest_paid_fen == 397_000
+    assert r2.tranches["A"].principal_paid_fen == 1_603_000
+    assert r2.tranches["B"].interest_paid_fen == 0 and r2.tranches["B"].interest_unpaid_fen == 300_000
+    assert r2.accounts_end_fen == {"collection": 0, "reserve": 800_000}
+    # period 3 (final): factor 0.60 → cured, the status waterfall again. A: 380,970.00 → interest
+    # 3,809.70; B: 3,000.00 carried + 3,000.00; the reserve target falls to 3,809.70, releasing 4,190.30;
+    # A takes 40,000.00 − 3,809.70 − 6,000.00 + 4,190.30 = 34,380.60 of its 380,970.00 due
+    r3 = engine.step(pool(4_000_000, 0, end=60_000_000))
+    assert r3.waterfall == "amortizing" and not r3.triggers[0].active
+    assert r3.tranches["A"].interest_paid_fen == 380_970
+    assert r3.tranches["B"].interest_paid_fen == 600_000
+    assert [(x.kind, x.amount_fen) for x in r3.lines if x.kind == "release_reserve"] == [("release_reserve",
+                                                                                         419_030)]
+    assert r3.tranches["A"].principal_paid_fen == 3_438_060
+    assert r3.tranches["A"].end_balance_fen == 38_097_000 - 3_438_060
+    assert r3.accounts_end_fen == {"collection": 0, "reserve": 380_970}

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import jobs, log, plans, tapes, users
+from absflow.api.routes import book, cashflows, daily, jobs, log, plans, pool, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
+from absflow.services import cashflowjobs, tapejobs
 from absflow.services import jobs as job_service
-from absflow.services import tapejobs
 from absflow.services.context import Context, open_context
 
 API_PREFIX = "/api/v1"
@@ -43,14 +43,23 @@ def api_router() -> APIRouter:
     router.include_router(jobs.router)
     router.include_router(log.router)
     router.include_router(tapes.router)
+    router.include_router(cashflows.router)
+    router.include_router(pool.router)
+    router.include_router(daily.router)
+    router.include_router(book.router)
     return router
 
 
 def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on ``ctx`` (default: ``ABSFLOW_DATABASE_URL``, schema upgraded)."""
+    from absflow.web import book as book_pages
+    from absflow.web import cashflows as cashflow_pages
+    from absflow.web import daily as daily_pages
     from absflow.web import pages, tapes  # the pages depend on the API's deps; imported here to avoid a cycle
+    from absflow.web import pool as pool_pages
 
     tapejobs.register()
+    cashflowjobs.register()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,5 +122,6 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         return errors.request_validation_problem(request, exc)
 
     app.include_router(api_router())
-    pages.install(app, [tapes.router])
+    pages.install(app, [tapes.router, cashflow_pages.router, pool_pages.router, daily_pages.router,
+                       book_pages.router])
     return app

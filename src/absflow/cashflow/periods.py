@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from absflow.calendar import CalendarRangeError
 from absflow.deal import model as m
 
 
@@ -129,7 +130,7 @@ def build_periods(deal: m.Deal, calendar: BusinessCalendar, *, extend: bool = Tr
 
     With ``extend`` and an expected maturity before the legal maturity, monthly extension
     periods follow the expected maturity up to the legal maturity (a runner stops once
-    everything is paid).
+    everything is paid), or up to the last year the calendar knows.
     """
     convention = deal.dates.business_day_convention.value
     unadjusted = unadjusted_payment_dates(deal.dates)
@@ -165,7 +166,11 @@ def build_periods(deal: m.Deal, calendar: BusinessCalendar, *, extend: bool = Tr
         while True:
             raw = _add_months(expected, k, day)
             raw = min(raw, deal.dates.legal_maturity)
-            end = calendar.adjust(raw, convention)
+            try:
+                end = calendar.adjust(raw, convention)
+            except CalendarRangeError:
+                break  # extension periods stop where the calendar's known years end
+
             if end > start:
                 periods.append(Period(
                     index=len(periods) + 1, start=start, end=end, unadjusted_end=raw, window_start=None,

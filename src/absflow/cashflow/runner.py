@@ -13,12 +13,14 @@ deal names that repurchase obligation.
 
 from __future__ import annotations
 
+from calendar import monthrange as _monthrange
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
@@ -26,6 +28,9 @@ from absflow.cashflow.waterfall import PeriodResult, PoolPeriod, WaterfallEngine
 from absflow.deal import model as m
 from absflow.deal.document import field_path
 from absflow.domain.issues import Issue, Location, ValidationFailed
+
+if TYPE_CHECKING:
+    from absflow.cashflow.projection import LoanArrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ class Scenario:
     name: str = "base"
     cdr: float = 0.0
     default_multiple: float = 1.0  # multiplies cdr (breakeven searches over it)
+    cpr: float = 0.0  # annual prepayment rate (amortizing rep lines)
+    recovery_lag_months: int = 0  # amortizing rep lines
     severity: float = 0.0
     payment_rate_monthly: float | None = None  # overrides the rep lines'
     pool_rate: float | None = None  # overrides the rep lines' rate
@@ -71,6 +78,8 @@ class ScenarioDoc(BaseModel):
     name: str = "base"
     cdr: float = Field(0.0, ge=0, le=1, description="annual constant default rate, fraction of balance")
     default_multiple: float = Field(1.0, ge=0)
+    cpr: float = Field(0.0, ge=0, le=1, description="annual prepayment rate (amortizing rep lines)")
+    recovery_lag_months: int = Field(0, ge=0)
     severity: float = Field(0.0, ge=0, le=1)
     payment_rate_monthly: float | None = Field(None, gt=0, le=1)
     pool_rate: float | None = Field(None, ge=0)
@@ -100,6 +109,7 @@ def parse_scenario(data: Any) -> Scenario:
         rating = tuple(RatingStep(s.on_or_after, s.rating) for s in doc.originator_rating)
     return Scenario(
         name=doc.name, cdr=doc.cdr, default_multiple=doc.default_multiple, severity=doc.severity,
+        cpr=doc.cpr, recovery_lag_months=doc.recovery_lag_months,
         payment_rate_monthly=doc.payment_rate_monthly, pool_rate=doc.pool_rate,
         delinquency_rate=doc.delinquency_rate, ineligible_rate=doc.ineligible_rate,
         fund_idle_rate=doc.fund_idle_rate, originator_rating=rating, index_rates=dict(doc.index_rates),
@@ -166,34 +176,126 @@ class _AggregatePool:
         return interest, principal, defaults, recoveries, purchases
 
 
-def _pool_model(deal: m.Deal, scenario: Scenario) -> _AggregatePool:
+def _check_pool(deal: m.Deal, loans: LoanArrays | None = None) -> bool:
+    """True when the pool is revolving lines (aggregate daily model), False for amortizing lines (projection)."""
+    if loans is not None:
+        from absflow.cashflow.projection import AmortizationKind
+
+        all_revolving = loans.kind is not None and bool(np.all(loans.kind == int(AmortizationKind.REVOLVING)))
+        if deal.periods.initial_status is m.DealStatus.REVOLVING and not all_revolving:
+            raise ValidationFailed([Issue(
+                "pool_not_supported", "a revolving deal's pool is modelled from revolving lines (payment rate); "
+                "the plan's loans are not all revolving", Location(field_path="pool.source"), deal.pool.source.value)])
+        return all_revolving
     lines = deal.pool.rep_lines
     if deal.pool.source is not m.PoolSource.REP_LINES or not lines:
         raise ValidationFailed([Issue(
-            "pool_not_supported", "the deal runner models rep-line pools; give pool.source rep_lines",
+            "pool_not_supported", "this pool comes from a plan's imported tape: run the plan's deal "
+            "(absflow cashflow run --plan CODE); a deal file needs pool.source rep_lines",
             Location(field_path="pool.source"), deal.pool.source.value)])
-    unsupported = [i for i, r in enumerate(lines) if r.amortization is not m.Amortization.REVOLVING]
-    if unsupported:
+    revolving = [r.amortization is m.Amortization.REVOLVING for r in lines]
+    if any(revolving) and not all(revolving):
         raise ValidationFailed([Issue(
-            "pool_not_supported",
-            "the aggregate pool model runs revolving lines (payment rate); amortizing lines need the loan-level "
-            "projection", Location(field_path=f"pool.rep_lines[{i}].amortization"), lines[i].amortization.value)
-            for i in unsupported])
-    total = sum(float(r.balance) for r in lines)
-    rate = scenario.pool_rate if scenario.pool_rate is not None else sum(
-        float(r.balance) * float(r.rate) for r in lines) / total
-    monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else sum(
-        float(r.balance) * float(r.payment_rate_monthly or 0) for r in lines) / total
+            "pool_not_supported", "rep lines are either all revolving (payment rate) or all amortizing",
+            Location(field_path=f"pool.rep_lines[{i}].amortization"), lines[i].amortization.value)
+            for i, rv in enumerate(revolving) if not rv])
+    if not all(revolving) and deal.periods.initial_status is m.DealStatus.REVOLVING:
+        raise ValidationFailed([Issue(
+            "pool_not_supported", "a revolving deal's pool is modelled with revolving rep lines (payment rate)",
+            Location(field_path="pool.rep_lines"))])
+    return all(revolving)
+
+
+_KIND_NAMES = {
+    m.Amortization.LEVEL_PAYMENT: "level_payment", m.Amortization.EQUAL_PRINCIPAL: "equal_principal",
+    m.Amortization.INTEREST_ONLY: "interest_only", m.Amortization.BULLET: "single_payment",
+}
+
+
+def _add_months(start: date, months: int) -> date:
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, _monthrange(year, month)[1]))
+
+
+def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period],
+                        loans: LoanArrays | None = None) -> list[PoolPeriod]:
+    """Amortizing rep lines projected monthly from the cut-off (loan-level projection), summed into
+    the deal's periods: the collections of month k (ending cut-off + k months) belong to the period
+    whose payment date is the first on or after that month end."""
+    from absflow.cashflow.curves import Speed
+    from absflow.cashflow.money import pool_to_fen
+    from absflow.cashflow.projection import Assumptions, LoanArrays, parse_amortization_kind, project
+
+    lines = deal.pool.rep_lines
+    loans = loans if loans is not None else LoanArrays.from_columns(
+        balance=[float(r.balance) for r in lines], gross_rate=[float(r.rate) for r in lines],
+        net_rate=[float(r.net_rate if r.net_rate is not None else r.rate) for r in lines],
+        remaining_term=[r.remaining_term_months or r.term_months for r in lines],
+        age=[r.term_months - (r.remaining_term_months or r.term_months) for r in lines],
+        kind=[int(parse_amortization_kind(_KIND_NAMES[r.amortization])) for r in lines],
+    )
+    assumptions = Assumptions(
+        prepayment=Speed.cpr(scenario.cpr), default=Speed.cdr(min(1.0, scenario.cdr * scenario.default_multiple)),
+        severity=scenario.severity, recovery_lag_periods=scenario.recovery_lag_months,
+    )
+    pool = pool_to_fen(project(loans, assumptions).pool)  # exact fen, columns add up (largest remainder)
+    out: list[PoolPeriod] = []
+    month = 0
+    begin = pool.begin_balance[0] if pool.periods else 0
+    for number, period in enumerate(periods):
+        interest = principal = recovery = default = 0
+        end = begin
+        delinquent = 0
+        last = number == len(periods) - 1
+        while month < pool.periods and (last or _add_months(deal.dates.cutoff, month + 1) <= period.end):
+            interest += pool.net_interest[month]
+            principal += pool.scheduled_principal[month] + pool.prepayment[month]
+            recovery += pool.recovery[month]
+            default += pool.default[month]
+            end = pool.end_balance[month]
+            delinquent = pool.delinquent_balance[month]
+            month += 1
+        out.append(PoolPeriod(
+            begin_balance_fen=begin, interest_fen=interest, principal_fen=principal, recoveries_fen=recovery,
+            defaults_fen=default, end_balance_fen=end, delinquent_fen=delinquent,
+            ineligible_rate=scenario.ineligible_rate, fund_idle_rate=scenario.fund_idle_rate,
+            originator_rating=scenario.rating_on(period.end),
+        ))
+        begin = end
+    return out
+
+
+def _pool_model(deal: m.Deal, scenario: Scenario, loans: LoanArrays | None = None) -> _AggregatePool:
+    if loans is not None:
+        total = float(loans.balance.sum())
+        weights = loans.balance / total if total > 0 else loans.balance
+        rate = scenario.pool_rate if scenario.pool_rate is not None else float(np.sum(weights * loans.gross_rate))
+        paid = loans.payment_rate if loans.payment_rate is not None else np.zeros_like(loans.balance)
+        monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else float(
+            np.sum(weights * paid))
+    else:
+        lines = deal.pool.rep_lines
+        total = sum(float(r.balance) for r in lines)
+        rate = scenario.pool_rate if scenario.pool_rate is not None else sum(
+            float(r.balance) * float(r.rate) for r in lines) / total
+        monthly = scenario.payment_rate_monthly if scenario.payment_rate_monthly is not None else sum(
+            float(r.balance) * float(r.payment_rate_monthly or 0) for r in lines) / total
     cdr = min(1.0, scenario.cdr * scenario.default_multiple)
     return _AggregatePool(total, rate, _daily_rate(monthly, 12.0), _daily_rate(cdr, 1.0), scenario.severity)
 
 
 def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None = None,
-             *, progress: Callable[[int, int], None] | None = None) -> DealRun:
-    """Run the deal over all its periods under ``scenario`` (base scenario by default)."""
+             *, loans: LoanArrays | None = None, progress: Callable[[int, int], None] | None = None) -> DealRun:
+    """Run the deal over all its periods under ``scenario`` (base scenario by default).
+
+    ``loans``: the pool as loan arrays (a plan's imported tape); default: the deal's rep lines.
+    """
     scenario = scenario or Scenario()
     periods: list[Period] = build_periods(deal, calendar)
-    pool = _pool_model(deal, scenario)
+    if not _check_pool(deal, loans):
+        return _run_static(deal, periods, scenario, progress, loans)
+    pool = _pool_model(deal, scenario, loans)
     engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates, initial_pool_fen=to_fen(
         Decimal(repr(pool.balance))))
     mode = deal.revolving.purchase_mode if deal.revolving else m.PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL
@@ -243,3 +345,19 @@ def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None
             break  # everything paid: no extension periods needed
     return DealRun(deal, scenario, results)
 
+
+def _run_static(deal: m.Deal, periods: list[Period], scenario: Scenario,
+                progress: Callable[[int, int], None] | None, loans: LoanArrays | None) -> DealRun:
+    flows = static_pool_periods(deal, scenario, periods, loans)
+    engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates,
+                             initial_pool_fen=flows[0].begin_balance_fen if flows else 0)
+    results: list[PeriodResult] = []
+    for number, (period, flow) in enumerate(zip(periods, flows, strict=True), 1):
+        result = engine.step(flow)
+        results.append(result)
+        if progress is not None:
+            progress(number, len(periods))
+        if period.is_final and all(
+                t.end_balance_fen == 0 and t.interest_unpaid_fen == 0 for t in result.tranches.values()):
+            break
+    return DealRun(deal, scenario, results)

@@ -87,6 +87,8 @@ def summary_rows(run: DealRun, metrics: Sequence[dict[str, Any]] = ()) -> list[d
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return " → ".join(str(_cell(v)) for v in value)
     if isinstance(value, Decimal):
         return float(value)
     if hasattr(value, "isoformat"):

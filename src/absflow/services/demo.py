@@ -17,6 +17,7 @@ from absflow.services import pool as pool_service
 from absflow.services import synth as synth_service
 from absflow.services import users as user_service
 from absflow.services.context import Context
+from absflow.services.demo_deal import attach_and_run_demo_deal
 from absflow.services.tlog_demo import log_demo_table
 
 DEMO_PLAN_NAME = "浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划"
@@ -68,6 +69,7 @@ def run_demo(ctx: Context, progress: Callable[[str], None] = lambda _m: None) ->
         ("Demo users 演示用户 (passwords are new on every run)", ["user", "role", "password"],
          [(name, f"{role.value} {role.label_zh}", password) for name, role, password in result.users])
     )
+    result.tables.extend(attach_and_run_demo_deal(ctx, plan.code, progress))
     return result
 
 

@@ -48,6 +48,9 @@ class JobKind:
 
 KINDS: dict[str, JobKind] = {}
 
+#: A handler may put ``(file name, bytes)`` under this key of its result: kept as the job's output file.
+OUTPUT_KEY = "_output"
+
 #: job id -> (percent, message) of jobs running in this process (fresher than the table).
 LIVE_PROGRESS: dict[int, tuple[int, str]] = {}
 
@@ -124,6 +127,18 @@ def get_job(ctx: Context, job_id: int) -> Job:
     return job
 
 
+def job_output(ctx: Context, job_id: int) -> tuple[str, bytes]:
+    """(file name, bytes) a finished job produced; needs download on the job's plan."""
+    job = get_job(ctx, job_id)
+    if job.plan_code is not None:
+        ctx.require("download", job.plan_code)
+    with transaction(ctx.engine) as session:
+        row = session.get(JobRow, job_id)
+        if row is None or row.output_blob is None:
+            raise NotFound(f"job {job_id} has no output file")
+        return row.output_name or f"job-{job_id}.bin", row.output_blob
+
+
 def list_jobs(ctx: Context, plan_code: str, limit: int = 50) -> list[Job]:
     """The latest jobs on a plan, newest first."""
     ctx.require("view", plan_code)
@@ -190,8 +205,10 @@ def run_next(ctx: Context) -> Job | None:
         acting = _acting_context(ctx, username)
         acting.require(job_kind.action, plan_code)
         result = dict(job_kind.handler(acting, params, blob, progress))
+        output = result.pop(OUTPUT_KEY, None)
+        extra = {"output_blob": output[1], "output_name": output[0][:200]} if output else {}
         _set(ctx, job_id, status=DONE, progress=100, message="done", finished_at=ctx.now(),
-             result_json=json.dumps(result, ensure_ascii=False, default=str), input_blob=None)
+             result_json=json.dumps(result, ensure_ascii=False, default=str), input_blob=None, **extra)
     except AbsflowError as exc:
         body: dict[str, Any] = {"error": exc.code, "message": exc.message}
         if isinstance(exc, ValidationFailed):

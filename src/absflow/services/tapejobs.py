@@ -7,6 +7,7 @@ validate` / `absflow tape import`.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping
 from datetime import date
@@ -15,13 +16,14 @@ from typing import Any
 
 import yaml
 
-from absflow.domain.issues import Issue, Location, ValidationFailed
+from absflow.domain.issues import AbsflowError, Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
-from absflow.services import jobs
+from absflow.services import jobs, poolview
 from absflow.services import tapes as tape_service
 from absflow.services.context import Context
 from absflow.services.plans import get_plan
 from absflow.tape.mapping import TapeMapping, default_mapping, parse_mapping
+from absflow.tape.schema import TapeKind
 from absflow.tape.validate import issue_json
 
 VALIDATE, IMPORT = "tape.validate", "tape.import"
@@ -111,6 +113,11 @@ def _run(ctx: Context, params: Mapping[str, Any], blob: bytes | None, progress: 
             return {"valid": False, "rows": exc.rows, "errors": [issue_json(i) for i in exc.issues]}
         body = result.as_json()
         body["file_name"] = params["file_name"]
+        if result.kind is not TapeKind.LOAN_PERFORMANCE:
+            progress(97, "computing pool analytics")
+            # fill the pool page's cache now, so its first visit does not wait for a large pool
+            with contextlib.suppress(AbsflowError):
+                poolview.overview(ctx, plan_code)
         return body
 
 

@@ -96,6 +96,9 @@ class JobRow(Base):
     #: Uploaded input (e.g. a tape file), kept with the job so any worker can run it.
     input_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     result_json: Mapped[str | None] = mapped_column(Text)
+    #: A file the job produced (e.g. a cash-flow workbook), offered for download.
+    output_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    output_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -43,7 +43,8 @@ templates = Environment(loader=PackageLoader("absflow.web", "templates"), autoes
 router = APIRouter(include_in_schema=False)
 
 #: Extra entries for the plan page's navigation: (label key, path suffix). Areas add theirs.
-PLAN_SECTIONS: list[tuple[str, str]] = [("tape", "tape"), ("log", "log")]
+PLAN_SECTIONS: list[tuple[str, str]] = [("tape", "tape"), ("pool", "pool"), ("cashflows", "cashflows"),
+                                         ("daily", "daily"), ("book", "book"), ("log", "log")]
 
 
 class SignInRequired(Exception):

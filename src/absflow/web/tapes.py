@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -13,7 +14,8 @@ from absflow.services import jobs as job_service
 from absflow.services import plans as plan_service
 from absflow.services import tapejobs
 from absflow.services import tapes as tape_service
-from absflow.web.pages import check_csrf, page_context, render
+from absflow.web.i18n import translate
+from absflow.web.pages import check_csrf, language, page_context, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,4 +72,19 @@ def job_page(request: Request, code: str, job_id: int) -> Response:
     result = job.result or {}
     errors = result.get("errors") or []
     return render(request, "job.html", plan=plan, job=job, result=result, errors=errors[:ISSUES_SHOWN],
-                  errors_total=len(errors))
+                  errors_total=len(errors), charts=_tranche_charts(result, language(request)))
+
+
+def _tranche_charts(result: dict[str, Any], lang: str) -> dict[str, dict[str, Any]]:
+    """Per tranche: stacked bars of interest and principal paid per payment date, yuan."""
+    charts = {}
+    for tid, rows in (result.get("tranches") or {}).items():
+        charts[tid] = {
+            "kind": "bar", "title": f"{translate('tranche', lang)} {tid}",
+            "categories": [r["payment_date"] for r in rows],
+            "series": [{"name": translate(key, lang), "stack": "paid", "data": [float(r[key]) for r in rows]}
+                       for key in ("interest_paid", "principal_paid", "residual_paid")]
+            + [{"name": translate("end_balance", lang), "type": "line",
+                "data": [float(r["end_balance"]) for r in rows]}],
+        }
+    return charts
