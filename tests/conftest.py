@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,11 @@ from absflow.services.context import Context
 from absflow.store.db import make_engine
 from absflow.store.migrate import upgrade
 from absflow.store.models import metadata
+
+# Property tests judge correctness, not speed: on a shared 2-core CI box a slow example must
+# not fail the run (Hypothesis's per-example deadline), nor trip the too-slow health check.
+settings.register_profile("absflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("absflow")
 
 PG_URL = os.environ.get("ABSFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
