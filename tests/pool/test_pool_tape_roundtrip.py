@@ -138,6 +138,10 @@ def test_summary_lines_come_from_the_deal_document(ctx: Context, tmp_path: Path)
     assert s.margin is not None and (s.margin.warning_line, s.margin.liquidation_line) == (1.45, 1.25)
     assert s.margin.pct_count_below_warning == 0.5      # M2 1.40, M3 1.20
     assert s.margin.pct_count_below_liquidation == 0.25  # M3
+    from absflow.services import poolview
+
+    poolview.clear_cache()
+    assert poolview.overview(ctx, code).summary == s.as_dict()  # the web page shows the plan's lines too
     given = pool_service.summary(ctx, code, warning_line=1.3)
     assert given.margin is not None and given.margin.warning_line == 1.3 and given.margin.liquidation_line == 1.25
     assert given.margin.pct_count_below_warning == 0.25

@@ -79,8 +79,9 @@ def _compute(ctx: Context, plan_code: str, fields: tuple[str, ...] | None) -> Po
     frame = pool_service.pool_frame(ctx, plan_code)
     available = [f.name for f in pool.pool_fields(frame.schema)]
     wanted = [f for f in DEFAULT_STRAT_FIELDS if f in available][:4] if fields is None else list(fields)
+    warning_line, liquidation_line = pool_service.maintenance_lines(ctx, plan_code)
     return PoolOverview(
-        summary=pool.summarize(frame).as_dict(),
+        summary=pool.summarize(frame, warning_line=warning_line, liquidation_line=liquidation_line).as_dict(),
         fields=available,
         strats=[pool.stratify(frame, by).as_dict() for by in wanted],
         concentration=pool.concentration(frame, top_n=10).as_dict(),
