@@ -73,6 +73,19 @@ def _future(flows: Sequence[DatedFlow], settlement: date) -> list[DatedFlow]:
     return [f for f in flows if f.on > settlement]
 
 
+def _discounted(
+    flows: Sequence[DatedFlow], settlement: date, yield_rate: float, day_count: DayCount | str, frequency: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times (years) and present values (yuan) of the flows after ``settlement``; empty arrays when none."""
+    future = _future(flows, settlement)
+    if not future:
+        empty = np.zeros(0, dtype=np.float64)
+        return empty, empty
+    t = _times(future, settlement, day_count)
+    amounts = np.array([f.amount for f in future], dtype=np.float64)
+    return t, amounts / (1.0 + yield_rate / frequency) ** (frequency * t)
+
+
 def present_value(
     flows: Sequence[DatedFlow],
     settlement: date,
@@ -82,12 +95,8 @@ def present_value(
     frequency: int = 1,
 ) -> float:
     """Present value (yuan) at ``settlement`` of the flows after it, at ``yield_rate`` (fraction)."""
-    future = _future(flows, settlement)
-    if not future:
-        return 0.0
-    t = _times(future, settlement, day_count)
-    amounts = np.array([f.amount for f in future], dtype=np.float64)
-    return float(np.sum(amounts / (1.0 + yield_rate / frequency) ** (frequency * t)))
+    _, pv = _discounted(flows, settlement, yield_rate, day_count, frequency)
+    return float(np.sum(pv))
 
 
 def price_from_yield(
@@ -143,11 +152,7 @@ def macaulay_duration(
     frequency: int = 1,
 ) -> float:
     """Macaulay duration, years: PV-weighted average time of the flows."""
-    future = _future(flows, settlement)
-    if not future:
-        return 0.0
-    t = _times(future, settlement, day_count)
-    pv = np.array([f.amount for f in future]) / (1.0 + yield_rate / frequency) ** (frequency * t)
+    t, pv = _discounted(flows, settlement, yield_rate, day_count, frequency)
     total = float(pv.sum())
     return float(np.sum(t * pv) / total) if total else 0.0
 
@@ -174,12 +179,8 @@ def convexity(
     frequency: int = 1,
 ) -> float:
     """Convexity, years²: (1/P)·d²P/dy² for the compounding ``frequency``."""
-    future = _future(flows, settlement)
-    if not future:
-        return 0.0
-    t = _times(future, settlement, day_count)
+    t, pv = _discounted(flows, settlement, yield_rate, day_count, frequency)
     g = 1.0 + yield_rate / frequency
-    pv = np.array([f.amount for f in future]) / g ** (frequency * t)
     total = float(pv.sum())
     if not total:
         return 0.0
