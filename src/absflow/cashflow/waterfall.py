@@ -182,6 +182,19 @@ def metric_breached(metric: m.Metric, comparison: m.Comparison, value: str, thre
     return _compare(comparison, Decimal(value), Decimal(threshold))
 
 
+def _split_payment(available_fen: int, claims_fen: list[int], mode: m.SplitMode) -> list[int]:
+    """Pay ``available_fen`` against ``claims_fen`` (in action order): pro-rata by largest remainder
+    when the mode is pro-rata and cash falls short, else in order; no claim gets more than it is owed."""
+    if mode is m.SplitMode.PRO_RATA and available_fen < sum(claims_fen):
+        return largest_remainder(available_fen, claims_fen)
+    parts, left = [], available_fen
+    for claim in claims_fen:
+        part = min(left, claim)
+        parts.append(part)
+        left -= part
+    return parts
+
+
 class WaterfallEngine:
     """Runs one deal period by period. Create, then call :meth:`step` once per period in order."""
 
@@ -581,16 +594,7 @@ class WaterfallEngine:
     def _pay_fees(self, step: int, action: m.Action, source: str, result: PeriodResult, books: _Books) -> None:
         dues = [self.fee_unpaid[f] for f in action.fees]
         available = self._cap(action, self.balances[source], result.period)
-        total = sum(dues)
-        if action.mode is m.SplitMode.PRO_RATA and total > available:
-            parts = largest_remainder(available, dues) if total else [0] * len(dues)
-        else:
-            parts = []
-            left = available
-            for due in dues:
-                part = min(left, due)
-                parts.append(part)
-                left -= part
+        parts = _split_payment(available, dues, action.mode)
         for fee_id, part in zip(action.fees, parts, strict=True):
             if part:
                 books.pay_out(source, part)
@@ -608,14 +612,7 @@ class WaterfallEngine:
         if total > self.balances[source] and action.support:
             self._support(action, source, total - self.balances[source], result, books, step, ids, interest=True)
         available = min(self._cap(action, self.balances[source], period, ids), total)
-        if action.mode is m.SplitMode.PRO_RATA and available < total:
-            parts = largest_remainder(available, dues)
-        else:
-            parts, left = [], available
-            for due in dues:
-                part = min(left, due)
-                parts.append(part)
-                left -= part
+        parts = _split_payment(available, dues, action.mode)
         for tranche_id, part in zip(ids, parts, strict=True):
             if part:
                 books.pay_out(source, part)
@@ -639,14 +636,7 @@ class WaterfallEngine:
         if due > self.balances[source] and action.support:
             self._support(action, source, due - self.balances[source], result, books, step, ids, interest=False)
         available = min(self._cap(action, self.balances[source], period, ids), total)
-        if action.mode is m.SplitMode.PRO_RATA and available < total:
-            parts = largest_remainder(available, payable)
-        else:
-            parts, left = [], available
-            for p in payable:
-                part = min(left, p)
-                parts.append(part)
-                left -= part
+        parts = _split_payment(available, payable, action.mode)
         for tranche_id, part in zip(ids, parts, strict=True):
             if part:
                 books.pay_out(source, part)
