@@ -17,11 +17,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import machine, timed  # noqa: E402
+from benchlib import machine, timed, two_tranche_deal  # noqa: E402
 
 from absflow.cashflow.periods import Period  # noqa: E402
 from absflow.cashflow.waterfall import PoolPeriod, WaterfallEngine  # noqa: E402
-from absflow.deal import parse_deal  # noqa: E402
 
 TARGET_S = 0.020
 
@@ -32,35 +31,7 @@ def _months(n: int) -> list[date]:
 
 def build() -> tuple[Any, list[Period], list[PoolPeriod]]:
     dates = _months(360)
-    deal = parse_deal({
-        "name": "bench two-tranche",
-        "dates": {"cutoff": "2025-12-31", "establishment": str(dates[0]), "first_payment": str(dates[1]),
-                  "payment_frequency": "monthly", "expected_maturity": str(dates[-1]),
-                  "legal_maturity": "2058-01-15", "calendar": "weekdays"},
-        "pool": {"source": "rep_lines", "initial_balance": "1000000000.00",
-                 "rep_lines": [{"id": "r", "balance": "1000000000.00", "rate": "0.06", "term_months": 360}]},
-        "tranches": [
-            {"id": "A", "class": "senior", "size": "900000000.00", "coupon": {"kind": "fixed", "rate": "0.045"},
-             "principal": "pass_through"},
-            {"id": "B", "class": "subordinate", "size": "100000000.00", "principal": "sequential"},
-        ],
-        "accounts": [{"id": "collection", "kind": "collection"},
-                     {"id": "reserve", "kind": "reserve", "target": {"kind": "percent_of_tranches", "rate": "0.01",
-                                                                     "tranches": ["A"]}}],
-        "fees": [{"id": "trustee", "kind": "percent_of_balance", "rate": "0.0005", "base": "pool"}],
-        "tax": {"rate": "0.0326"},
-        "waterfalls": {"amortizing": [
-            {"action": "pay_tax"},
-            {"action": "pay_fee", "fees": ["trustee"]},
-            {"action": "pay_interest", "tranches": ["A"], "support": [{"account": "reserve"}]},
-            {"action": "pay_principal", "tranches": ["A"]},
-            {"action": "top_up_reserve", "account": "reserve"},
-            {"action": "pay_principal", "tranches": ["B"]},
-            {"action": "pay_residual", "tranches": ["B"]},
-        ]},
-        "triggers": [{"id": "dq", "metric": "delinquency_rate", "comparison": "gt", "threshold": "0.05",
-                      "effects": [{"kind": "change_status", "status": "amortizing"}]}],
-    })
+    deal = two_tranche_deal(1_000_000_000.0, 900_000_000.0)
     periods = [Period(i + 1, dates[i], dates[i + 1], dates[i + 1], None, None, i == 359, frozenset({"A"}), False)
                for i in range(360)]
     balance = 100_000_000_000

@@ -12,13 +12,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, peak_rss_mib  # noqa: E402
+from benchlib import machine, peak_rss_mib, timed_cpu  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -29,44 +27,22 @@ from absflow.services.tapes import import_tape, load_pool_frame  # noqa: E402
 from absflow.tape.schema import TapeKind  # noqa: E402
 
 CUTOFF = date(2026, 6, 30)
-T = TypeVar("T")
 
 
 def run(url: str, tape: Path, n: int, label: str) -> None:
     ctx = open_context(url)
     code = plans.create_plan(ctx, name="bench", asset_type="margin_loan").code
     mapping = shipped_mapping("margin_loan_zh")
-    result = timed(f"import {n:,} rows into {label}", lambda: import_tape(ctx, code, tape, mapping, CUTOFF),
+    result = timed_cpu(f"import {n:,} rows into {label}", lambda: import_tape(ctx, code, tape, mapping, CUTOFF),
                    target_s=15.0 * n / 1_000_000)
     assert result.rows == n and not result.already_imported
     started = time.perf_counter()
     again = import_tape(ctx, code, tape, mapping, CUTOFF)
     print(f"  re-import of the same file (detected, nothing written): {time.perf_counter() - started:.3f} s")
     assert again.already_imported
-    frame = timed(f"load_pool_frame of {n:,} assets from {label}", lambda: load_pool_frame(ctx, code))
+    frame = timed_cpu(f"load_pool_frame of {n:,} assets from {label}", lambda: load_pool_frame(ctx, code))
     assert frame.height == n
     ctx.engine.dispose()
-
-
-def timed(label: str, fn: Callable[[], T], *, repeat: int = 1, target_s: float | None = None) -> T:
-    """Best wall time of ``repeat`` runs, with the process CPU time (all threads) of that run.
-
-    On a shared 2-core box the wall time includes waiting for a core and for the disk; the
-    CPU time is what the work itself costs.
-    """
-    best, best_cpu = float("inf"), 0.0
-    result: T
-    for _ in range(repeat):
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        result = fn()
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        if wall < best:
-            best, best_cpu = wall, cpu
-    verdict = ""
-    if target_s is not None:
-        verdict = f" (target ≤ {target_s:g} s: {'met' if best <= target_s else 'MISSED'})"
-    print(f"{label}: {best:.3f} s wall, {best_cpu:.3f} s CPU{verdict}, loadavg {os.getloadavg()[0]:.1f}")
-    return result
 
 
 def main() -> None:

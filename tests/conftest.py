@@ -11,11 +11,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from absflow.services.context import Context
 from absflow.store.db import make_engine
@@ -107,3 +109,14 @@ def clock() -> FixedClock:
 @pytest.fixture
 def ctx(engine: Engine, clock: FixedClock) -> Context:
     return Context(engine=engine, clock=clock)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A CLI runner whose commands use a fresh SQLite file (``ABSFLOW_DATABASE_URL``)."""
+    from absflow.cli import common
+
+    monkeypatch.setenv("ABSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    common.context.cache_clear()
+    yield CliRunner()
+    common.context.cache_clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from typer.testing import CliRunner
 
 from absflow.calendar import default_calendar
 from absflow.cashflow.runner import Scenario, run_deal
-from absflow.cli import common
 from absflow.cli.main import app
 from absflow.deal import parse_deal_text
 
@@ -64,24 +62,17 @@ def test_senior_breakeven_default_multiple() -> None:
     assert just_above.tranche_loss_fen("A") > 0
 
 
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("ABSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    common.context.cache_clear()
-    yield CliRunner()
-    common.context.cache_clear()
 
-
-def test_price_and_breakeven_commands(runner: CliRunner) -> None:
-    out = runner.invoke(app, ["cashflow", "price", str(PATH), "--price", "A=99.5", "--json"])
+def test_price_and_breakeven_commands(cli: CliRunner) -> None:
+    out = cli.invoke(app, ["cashflow", "price", str(PATH), "--price", "A=99.5", "--json"])
     assert out.exit_code == 0, out.output
     body = json.loads(out.stdout)
     assert [t["tranche"] for t in body["tranches"]] == ["A", "B"]
     assert body["tranches"][0]["price"] == pytest.approx(99.5)
-    bad = runner.invoke(app, ["cashflow", "price", str(PATH), "--yield", "Z=0.05", "--json"])
+    bad = cli.invoke(app, ["cashflow", "price", str(PATH), "--yield", "Z=0.05", "--json"])
     assert bad.exit_code == 2
     assert json.loads(bad.stdout)["errors"][0]["code"] == "unknown_tranche"
-    be = runner.invoke(app, ["cashflow", "breakeven", str(PATH), "--tranche", "A", "--over", "severity", "--json"])
+    be = cli.invoke(app, ["cashflow", "breakeven", str(PATH), "--tranche", "A", "--over", "severity", "--json"])
     assert be.exit_code == 0, be.output
     result = json.loads(be.stdout)
     assert result["over"] == "severity" and result["status"] in ("found", "never_breaks")

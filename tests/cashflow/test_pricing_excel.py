@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from absflow.cashflow.daycount import DayCount, days_30_360_us, year_fraction
 from absflow.cashflow.pricing import (
     BreakevenStatus,
     DatedFlow,
@@ -26,6 +25,7 @@ from absflow.cashflow.pricing import (
     xirr,
     yield_from_price,
 )
+from absflow.domain.daycount import year_fraction
 
 
 def test_excel_price_documented_example() -> None:
@@ -72,15 +72,6 @@ def test_xirr_and_irr_documented_examples() -> None:
     dates = [date(2008, 1, 1), date(2008, 3, 1), date(2008, 10, 30), date(2009, 2, 15), date(2009, 4, 1)]
     assert xirr(dates, [-10000, 2750, 4250, 3250, 2750]) == pytest.approx(0.373362535, abs=5e-9)
     assert irr([-70000, 12000, 15000, 18000, 21000, 26000]) == pytest.approx(0.086631, abs=5e-7)
-
-
-def test_day_counts() -> None:
-    assert year_fraction(date(2024, 1, 1), date(2025, 1, 1)) == pytest.approx(366 / 365)
-    assert year_fraction(date(2024, 1, 1), date(2025, 1, 1), DayCount.ACT_360) == pytest.approx(366 / 360)
-    assert year_fraction(date(2024, 1, 1), date(2025, 1, 1), DayCount.ACT_ACT) == pytest.approx(1.0)
-    assert days_30_360_us(date(2024, 1, 31), date(2024, 3, 31)) == 60
-    assert days_30_360_us(date(2023, 2, 28), date(2023, 8, 31)) == 180
-    assert year_fraction(date(2025, 1, 1), date(2024, 1, 1)) == pytest.approx(-366 / 365)
 
 
 def flows_bullet() -> list[DatedFlow]:

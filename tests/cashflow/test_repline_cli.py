@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from absflow.cashflow.projection import level_payment
-from absflow.cli import common
 from absflow.cli.main import app
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("ABSFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    common.context.cache_clear()
-    yield CliRunner()
-    common.context.cache_clear()
-
 
 KEYS = ["period", "begin_balance", "scheduled_principal", "prepayment", "default", "loss", "recovery", "interest",
         "net_interest", "end_balance"]
 
 
-def test_repline_json_has_exactly_the_keys_and_adds_up(runner: CliRunner) -> None:
-    out = runner.invoke(app, ["cashflow", "repline", "--balance", "100000", "--rate", "0.095", "--term", "360",
+def test_repline_json_has_exactly_the_keys_and_adds_up(cli: CliRunner) -> None:
+    out = cli.invoke(app, ["cashflow", "repline", "--balance", "100000", "--rate", "0.095", "--term", "360",
                               "--net-rate", "0.09", "--psa", "150", "--sda", "100", "--severity", "0.35",
                               "--lag", "12", "--json"])
     assert out.exit_code == 0, out.output
@@ -49,30 +38,30 @@ def test_repline_json_has_exactly_the_keys_and_adds_up(runner: CliRunner) -> Non
     assert 0 < body["wal_years"] < 30
 
 
-def test_repline_level_payment_and_table(runner: CliRunner) -> None:
-    out = runner.invoke(app, ["cashflow", "repline", "--balance", "100000", "--rate", "0.095", "--term", "360",
+def test_repline_level_payment_and_table(cli: CliRunner) -> None:
+    out = cli.invoke(app, ["cashflow", "repline", "--balance", "100000", "--rate", "0.095", "--term", "360",
                               "--json"])
     periods = json.loads(out.stdout)["periods"]
     assert periods[0]["scheduled_principal"] + periods[0]["interest"] == pytest.approx(840.85, abs=0.011)
     assert round(level_payment(100000, 0.095, 360), 2) == 840.85
-    shown = runner.invoke(app, ["cashflow", "repline", "--balance", "1000", "--rate", "0.1", "--term", "3",
+    shown = cli.invoke(app, ["cashflow", "repline", "--balance", "1000", "--rate", "0.1", "--term", "3",
                                 "--cpr", "0.1"])
     assert shown.exit_code == 0, shown.output
     assert "WAL 0.16" in shown.stdout and "1,000.00" in shown.stdout
 
 
-def test_repline_bad_options_exit_2_with_every_problem(runner: CliRunner) -> None:
-    out = runner.invoke(app, ["cashflow", "repline", "--balance", "-5", "--rate", "0.1", "--term", "0",
+def test_repline_bad_options_exit_2_with_every_problem(cli: CliRunner) -> None:
+    out = cli.invoke(app, ["cashflow", "repline", "--balance", "-5", "--rate", "0.1", "--term", "0",
                               "--cpr", "6", "--psa", "100", "--severity", "1.5", "--json"])
     assert out.exit_code == 2
     fields = sorted(e["field"] for e in json.loads(out.stdout)["errors"])
     assert fields == ["--balance", "--cpr", "--cpr/--psa", "--severity", "--term"]
 
 
-def test_grid_sequential_writes_csv_json_xlsx(runner: CliRunner, tmp_path: Path) -> None:
+def test_grid_sequential_writes_csv_json_xlsx(cli: CliRunner, tmp_path: Path) -> None:
     for suffix in ("csv", "json", "xlsx"):
         target = tmp_path / f"grid.{suffix}"
-        out = runner.invoke(app, ["cashflow", "grid", "--synthetic", "50", "--cpr", "0,0.1", "--cdr", "0:0.04:0.02",
+        out = cli.invoke(app, ["cashflow", "grid", "--synthetic", "50", "--cpr", "0,0.1", "--cdr", "0:0.04:0.02",
                                   "--severity", "0.5", "--sequential", "--out", str(target), "--json"])
         assert out.exit_code == 0, out.output
         assert target.stat().st_size > 0

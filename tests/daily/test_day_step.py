@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from absflow.calendar import default_calendar
 from absflow.deal import parse_deal_text
 from absflow.revolving.daily import DayContext, opening_state, run_day
-from absflow.revolving.ledger import CASH_ACCOUNTS, trial_balance
+from absflow.revolving.ledger import trial_balance
 from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 
 DEAL_FILE = Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml"
@@ -54,14 +54,32 @@ def simulate(seed: int, days: int, start_index: int = 0):  # type: ignore[no-unt
         assert state.balances.get("asset:pool", 0) == int(pool.get_column("balance_fen").sum()), day
 
 
+def _expenses(balances: dict[str, int]) -> int:
+    return sum(v for k, v in balances.items() if k.startswith(("expense:fee:", "expense:tax")))
+
+
 def _cash(balances: dict[str, int]) -> int:
-    return sum(balances.get(a, 0) for a in CASH_ACCOUNTS)
+    return sum(v for a, v in balances.items() if a.startswith("cash:"))
 
 
 @settings(max_examples=4, deadline=None)
 @given(st.integers(0, 10_000))
 def test_days_balance_reconcile_and_conserve_cash(seed: int) -> None:
-    for day, _before_pool, before, result in simulate(seed, 12):
+    _check_days(simulate(seed, 12))
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.integers(0, 10_000))
+def test_cash_is_conserved_through_a_payment_date(seed: int) -> None:
+    first = CAL.next_trading_day(DEAL.dates.establishment)
+    index = len(CAL.trading_days(first, CTX.payment_dates[0])) - 3
+    days = list(simulate(seed, 5, start_index=index))
+    assert any(result.payment is not None for *_, result in days)
+    _check_days(days)
+
+
+def _check_days(days) -> None:  # type: ignore[no-untyped-def]
+    for day, _before_pool, before, result in days:
         after = result.state
         assert trial_balance(after.balances) == 0
         for entry in result.entries:
@@ -69,9 +87,10 @@ def test_days_balance_reconcile_and_conserve_cash(seed: int) -> None:
         inflow = sum(e.principal_fen + e.interest_fen + e.fee_fen for e in result.events
                      if e.kind in ("collection", "liquidation", "repurchase_received"))
         inflow += sum(d.liquidity_drawn_fen + d.shortfall_paid_fen for d in result.distributions)
-        outflow = result.delivery.price_fen + sum(d.interest_paid_fen + d.principal_paid_fen
+        outflow = result.delivery.price_fen + sum(d.interest_paid_fen + d.principal_paid_fen + d.residual_paid_fen
                                                   for d in result.distributions)
-        outflow += after.balances.get("expense:fees", 0) - before.balances.get("expense:fees", 0)
+        outflow += sum(result.payment.liquidity_repaid_fen.values()) if result.payment else 0
+        outflow += _expenses(after.balances) - _expenses(before.balances)
         assert _cash(after.balances) - _cash(before.balances) == inflow - outflow, day
         # Limits hold after every purchase; a limit already broken before is never made worse.
         if result.selection is not None:

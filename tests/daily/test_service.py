@@ -37,7 +37,7 @@ def _day_frames(day: date, pool_ids: list[str]) -> dict[str, pl.DataFrame]:
     """A small, fixed set of servicer files for ``day`` (independent of any database)."""
     market = SyntheticMarket(MarketConfig(clients=400, candidates_per_day=80, mean_loan_yuan=1_000_000), seed=77)
     market.next_contract = 1 + (day - FIRST).days * 1000
-    candidates = market._loans(80, day)  # noqa: SLF001
+    candidates = market.loans(80, day)
     collections = pl.DataFrame({
         "contract_id": pool_ids[:5], "principal_fen": [10_000_00] * 5, "interest_fen": [1_234] * 5,
         "fees_fen": [0] * 5,

@@ -29,6 +29,11 @@ def test_report_sections_reconcile_and_render(ctx: Context) -> None:
     assert roll.rows[0][1] == "2000000000.00"
     buckets = next(s for s in report.sections if "逾期" in s.title)
     assert [r[0] for r in buckets.rows] == ["1-30", "31-60", "61-90", "90+"]
+    triggers = dict(next(s for s in report.sections if "触发事件" in s.title).rows)
+    assert {k for k in triggers if k.startswith("触发器")} == {  # every deal trigger with its day count
+        "触发器 trigger originator_downgrade", "触发器 trigger ineligible_assets", "触发器 trigger idle_funds",
+        "触发器 trigger defaults"}
+    assert all(v.split("/")[1].startswith("1 ") for k, v in triggers.items() if k.startswith("触发器"))
     pdf = servicer_pdf(report)
     assert pdf.startswith(b"%PDF") and b"WenQuanYi" in pdf
     text = " ".join(" ".join(r) for s in report.sections for r in s.rows) + report.title

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from absflow.domain.money import (
     MoneyError,
+    fen_to_yuan,
     format_yuan,
     largest_remainder,
     quantize_yuan,
@@ -19,6 +20,18 @@ def test_half_even_to_the_fen() -> None:
     assert quantize_yuan("0.135") == Decimal("0.14")
     assert yuan_to_fen("1,234.565") == 123456
     assert format_yuan(123450) == "1234.50"
+
+
+@given(st.integers(min_value=-(10**20), max_value=10**20))
+def test_format_yuan_is_the_decimal_text(fen: int) -> None:
+    text = format_yuan(fen)
+    assert text == str(fen_to_yuan(fen))
+    assert yuan_to_fen(text) == fen
+
+
+def test_format_yuan_small_and_negative() -> None:
+    assert [format_yuan(x) for x in (0, 5, -5, 100, -100, -123456)] == ["0.00", "0.05", "-0.05", "1.00", "-1.00",
+                                                                        "-1234.56"]
 
 
 def test_float_read_by_repr_not_binary() -> None:

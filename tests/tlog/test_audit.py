@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -107,7 +108,13 @@ def test_moving_or_deleting_an_entry(logged: Context) -> None:
 
 def test_subtree_hashes_head_and_checkpoints(logged: Context) -> None:
     engine = logged.engine
-    for level, idx, value in fetch(engine, "SELECT level, idx, hash FROM log_nodes"):
+    t0 = datetime(2026, 3, 5, 10, tzinfo=UTC)
+    with transaction(engine) as session:  # 11 + 30 entries: subtree hashes at levels 4 and 5 are stored
+        append_events(session, [Event("daily.run", None, {"n": i}, t0, None) for i in range(30)])
+    tlog_service.make_checkpoint(logged)
+    nodes = fetch(engine, "SELECT level, idx, hash FROM log_nodes")
+    assert sorted((lv, i) for lv, i, _ in nodes) == [(4, 0), (4, 1), (5, 0)]
+    for level, idx, value in nodes:
         original = bytes(value)  # type: ignore[arg-type]
         raw(engine, "UPDATE log_nodes SET hash = :v WHERE level = :l AND idx = :i",
             v=flipped(original, 31), l=level, i=idx)
@@ -121,12 +128,15 @@ def test_subtree_hashes_head_and_checkpoints(logged: Context) -> None:
     raw(engine, "UPDATE log_heads SET size = size + 1")
     assert not audit(logged).ok
     raw(engine, "UPDATE log_heads SET size = size - 1")
-    (note,), = fetch(engine, "SELECT note FROM log_checkpoints")
+    raw(engine, "INSERT INTO log_nodes (level, idx, hash) VALUES (2, 0, :h)", h=bytes(32))
+    assert "unexpected subtree hash" in str(audit(logged).problem)
+    raw(engine, "DELETE FROM log_nodes WHERE level = 2")
+    (note,), = fetch(engine, "SELECT note FROM log_checkpoints ORDER BY id DESC LIMIT 1")
     for position in range(0, len(str(note)), 5):
         changed = str(note)[:position] + ("A" if str(note)[position] != "A" else "B") + str(note)[position + 1:]
-        raw(engine, "UPDATE log_checkpoints SET note = :v", v=changed)
+        raw(engine, "UPDATE log_checkpoints SET note = :v WHERE note = :o", v=changed, o=note)
         assert not audit(logged).ok, position
-    raw(engine, "UPDATE log_checkpoints SET note = :v", v=note)
+        raw(engine, "UPDATE log_checkpoints SET note = :v WHERE note = :o", v=note, o=changed)
     assert audit(logged).ok
 
 
@@ -136,7 +146,7 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(logged: Context
     (body,), = fetch(engine, "SELECT body FROM log_entries WHERE idx = 3")
     forged = bytes(body).replace(b'"n":1', b'"n":7')  # type: ignore[arg-type]
     from absflow.tlog.hashing import leaf_hash
-    from absflow.tlog.merkle import frontier_append
+    from absflow.tlog.merkle import STORED_MIN_LEVEL, frontier_append
 
     raw(engine, "UPDATE log_entries SET body = :b, leaf_hash = :h WHERE idx = 3", b=forged, h=leaf_hash(forged))
     leaves = [bytes(h) for (h,) in fetch(engine, "SELECT leaf_hash FROM log_entries ORDER BY idx")]  # type: ignore[arg-type]
@@ -145,7 +155,71 @@ def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(logged: Context
     for i, leaf in enumerate(leaves):
         frontier, completed = frontier_append(frontier, i, leaf)
         for level, idx, value in completed:
-            raw(engine, "INSERT INTO log_nodes (level, idx, hash) VALUES (:l, :i, :h)", l=level, i=idx, h=value)
+            if level >= STORED_MIN_LEVEL:
+                raw(engine, "INSERT INTO log_nodes (level, idx, hash) VALUES (:l, :i, :h)", l=level, i=idx, h=value)
     raw(engine, "UPDATE log_heads SET frontier = :f", f=b"".join(frontier))
     report = audit(logged)
     assert not report.ok and "checkpoint" in (report.problem or "")
+
+
+def test_every_column_of_a_stored_pool_change_item(logged: Context) -> None:
+    from absflow.services.pool_changes import log_pool_changes
+    from absflow.tlog.itemised import PoolChange
+
+    engine = logged.engine
+    code = fetch(engine, "SELECT code FROM plans")[0][0]
+    with transaction(engine) as session:
+        index = log_pool_changes(session, plan_code=str(code), business_date=date(2026, 3, 4),
+                                 recorded_at=datetime(2026, 3, 4, 18, tzinfo=UTC), source="daily.run",
+                                 changes=[PoolChange("A1", "added", 1_000, "revolving_purchase"),
+                                          PoolChange("A2", "removed", 2_000, "repaid")])
+    assert audit(logged).ok
+    changes = {"asset_id": "A3", "change": "added", "amount_fen": 2_001, "reason": "repaid2", "plan_code": "X"}
+    for column, value in changes.items():
+        (original,), = fetch(engine, f"SELECT {column} FROM pool_change_items WHERE log_index = :i AND position = 1",
+                             i=index)
+        raw(engine, f"UPDATE pool_change_items SET {column} = :v WHERE log_index = :i AND position = 1",
+            v=value, i=index)
+        report = audit(logged)
+        assert not report.ok and report.first_bad_index == index, (column, report)
+        raw(engine, f"UPDATE pool_change_items SET {column} = :v WHERE log_index = :i AND position = 1",
+            v=original, i=index)
+    raw(engine, "DELETE FROM pool_change_items WHERE log_index = :i AND position = 1", i=index)
+    assert "does not rebuild the logged root" in str(audit(logged).problem)
+    raw(engine, "INSERT INTO pool_change_items (log_index, position, plan_code, asset_id, change, amount_fen, reason) "
+                "VALUES (:i, 1, :p, 'A2', 'removed', 2000, 'repaid')", i=index, p=code)
+    raw(engine, "INSERT INTO pool_change_items (log_index, position, plan_code, asset_id, change, amount_fen, reason) "
+                "VALUES (0, 0, :p, 'A9', 'added', 1, 'x')", p=code)
+    assert "not a pool.changed entry" in str(audit(logged).problem)
+
+
+def test_tape_batch_and_commitment_rows_agree_with_their_entries(logged: Context, tmp_path: Path) -> None:
+    from absflow.services import tapes
+    from absflow.tape.mapping import default_mapping
+
+    engine = logged.engine
+    code = str(fetch(engine, "SELECT code FROM plans")[0][0])
+    tape = tmp_path / "t.csv"
+    tape.write_text("contract_id,client_id,principal_outstanding,financing_rate,start_date,due_date,status,"
+                    "securities_market_value,cash_balance,region\n"
+                    "M1,C1,100000.50,0.0835,2026-01-05,2026-07-05,performing,250000,1000,广东\n", encoding="utf-8")
+    batch = tapes.import_tape(logged, code, tape, default_mapping("margin_loan"), date(2026, 3, 31)).batch_id
+    tlog_service.commit_tape(logged, code, batch)
+    assert audit(logged).ok
+    changes = [
+        ("UPDATE tape_batches SET merkle_root = :v WHERE id = :b", "00" * 32),
+        ("UPDATE tape_batches SET log_index = :v WHERE id = :b", 0),
+        ("UPDATE tape_commitments SET root_hash = :v WHERE id > :b - 1000", bytes(32)),
+        ("UPDATE tape_commitments SET record_count = :v WHERE id > :b - 1000", 2),
+        ("UPDATE tape_commitments SET tape_ref = :v WHERE id > :b - 1000", "batch-999"),
+    ]
+    for sql, value in changes:
+        column = sql.split()[3]
+        table = sql.split()[1]
+        where = "id = :b" if table == "tape_batches" else "id > :b - 1000"
+        (original,), = fetch(engine, f"SELECT {column} FROM {table} WHERE {where}", b=batch)
+        raw(engine, sql, v=value, b=batch)
+        report = audit(logged)
+        assert not report.ok and table.rstrip("es").replace("_", " ")[:10] in str(report.problem), (sql, report)
+        raw(engine, f"UPDATE {table} SET {column} = :v WHERE {where}", v=original, b=batch)
+    assert audit(logged).ok

@@ -129,3 +129,43 @@ def test_audit_and_witness_cosigning(env) -> None:
         conn.execute("UPDATE log_entries SET plan_code = 'ABS-2026-9999' WHERE idx = 2")
     out = run("log", "audit", "--key", pub, code=1)
     assert "first bad entry: 2" in " ".join(out.output.split())
+
+
+def test_offline_witness_round_trip_and_attach(env) -> None:
+    tmp, run = env
+    pub = str(tmp / "log.pub")
+    make_plan(run)
+    run("log", "checkpoint", "--out", str(tmp / "cp1.json"))
+    run("keys", "generate", "--name", "rating.example/witness", "--witness", "--out", str(tmp / "w"))
+    witness = ("--log-key", pub, "--key", str(tmp / "w.key"), "--state", str(tmp / "w-state.json"))
+    run("witness", "cosign", str(tmp / "cp1.json"), *witness, "--out", str(tmp / "signed1.txt"))
+    out = run("log", "attach-cosignature", str(tmp / "signed1.txt"), "--witness", str(tmp / "w.pub"))
+    assert "now carries the cosignature" in out.stdout
+    size = json.loads((tmp / "w-state.json").read_text(encoding="utf-8"))["size"]
+    make_plan(run)
+    run("log", "consistency", "--from", str(size), "--out", str(tmp / "cons.json"))
+    run("witness", "cosign", str(tmp / "cons.json"), *witness, "--out", str(tmp / "signed2.txt"))
+    run("log", "attach-cosignature", str(tmp / "signed2.txt"), "--witness", str(tmp / "w.pub"))
+    run("log", "attach-cosignature", str(tmp / "signed2.txt"), "--witness", str(tmp / "w.pub"))  # idempotent
+    run("log", "checkpoint", "--out", str(tmp / "cp2.json"))
+    note = json.loads((tmp / "cp2.json").read_text(encoding="utf-8"))["checkpoints"][0]
+    assert note.count("— rating.example/witness ") == 1
+    out = run("verify", str(tmp / "cp2.json"), "--key", pub, "--key", str(tmp / "w.pub"))
+    assert "cosigned by rating.example/witness" in out.stdout
+    # a note without a valid cosignature of the given witness is refused, nothing attached
+    out = run("log", "attach-cosignature", str(tmp / "signed2.txt"), "--witness", pub, code=2)
+    assert "no cosignature that verifies" in " ".join(out.output.split())
+    (tmp / "junk.txt").write_text("not a note", encoding="utf-8")
+    out = run("log", "attach-cosignature", str(tmp / "junk.txt"), "--witness", str(tmp / "w.pub"), code=2)
+    assert "not a cosigned checkpoint" in " ".join(out.output.split())
+    out = run("log", "audit", "--key", pub)
+    assert "log intact" in out.stdout
+
+
+def test_record_and_pool_proof_errors_exit_without_traceback(env) -> None:
+    tmp, run = env
+    code = make_plan(run)
+    out = run("log", "record-proof", code, "--batch", "7", "--record", "M1", code=2)
+    assert "has no tape batch 7" in " ".join(out.output.split())
+    out = run("log", "pool-proof", code, "--asset", "M1", code=2)
+    assert "no logged pool change of asset 'M1'" in " ".join(out.output.split())

@@ -21,7 +21,7 @@ from absflow.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-from absflow.tlog.merkle import frontier_append, frontier_root, inclusion_ranges, perfect_pieces
+from absflow.tlog.merkle import frontier_append, frontier_extend, frontier_root, inclusion_ranges, perfect_pieces
 
 LEAF_INPUTS = [bytes.fromhex(h) for h in (
     "", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f",
@@ -277,3 +277,18 @@ def test_compact_range_gives_the_root_and_the_perfect_subtrees(n: int) -> None:
     for s, e in inclusion_ranges(n - 1, n):
         pieces = perfect_pieces(s, e)
         assert all(level == 0 or (level, i) in nodes for level, i in pieces)
+
+
+@given(st.integers(0, 300), st.integers(0, 300))
+def test_frontier_extend_equals_appending_leaf_by_leaf(old_size: int, added: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(old_size + added)]
+    frontier: list[bytes] = []
+    for i in range(old_size):
+        frontier, _ = frontier_append(frontier, i, leaves[i])
+    one_by_one, completed = list(frontier), []
+    for i in range(old_size, old_size + added):
+        one_by_one, done = frontier_append(one_by_one, i, leaves[i])
+        completed += done
+    bulk, bulk_completed = frontier_extend(frontier, old_size, leaves[old_size:])
+    assert bulk == one_by_one and sorted(bulk_completed) == sorted(completed)
+    assert root(leaves) == (frontier_root(bulk) if bulk else root([]))

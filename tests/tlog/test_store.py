@@ -14,7 +14,7 @@ from absflow.services.log import Event, append_event, append_events
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow, LogNodeRow
 from absflow.tlog import consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion
-from absflow.tlog.merkle import EMPTY_ROOT
+from absflow.tlog.merkle import EMPTY_ROOT, STORED_MIN_LEVEL
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -48,7 +48,7 @@ def test_single_and_bulk_appends_build_the_same_tree(ctx: Context) -> None:
         nodes = session.execute(select(func.count()).select_from(LogNodeRow)).scalar_one()
         stored = session.get(LogEntryRow, 36)
         assert stored is not None and (stored.entry_type, stored.plan_code) == (odd.entry_type, odd.plan_code)
-    assert nodes == sum(38 >> level for level in range(1, 6))
+    assert nodes == sum(38 >> level for level in range(STORED_MIN_LEVEL, 6))
     assert tlog_service.audit_log(ctx).ok
 
 

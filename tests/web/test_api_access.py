@@ -73,12 +73,16 @@ def test_regulator_and_admin_see_every_plan(client: TestClient, world: World) ->
         assert codes == [world.plan_a, world.plan_b]
 
 
-def test_no_credentials_is_401_problem(client: TestClient) -> None:
+def test_no_credentials_is_401_problem(client: TestClient, world: World) -> None:
     r = client.get("/api/v1/plans")
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["www-authenticate"] == "Bearer"
     assert client.get("/api/v1/plans", headers={"Authorization": "Bearer abf_nope"}).status_code == 401
+    with transaction(world.ctx.engine) as session:  # a wrong API key is a failed sign-in, recorded (not the token)
+        rows = session.execute(select(SecurityEventRow).where(SecurityEventRow.kind == "login_failed")).scalars()
+        assert [(e.detail, "abf_nope" in (e.detail + str(e.username))) for e in rows] == [
+            ("unknown or revoked API key", False)]
 
 
 def test_revoked_key_and_disabled_user_lose_access(client: TestClient, world: World) -> None:

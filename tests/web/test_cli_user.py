@@ -57,3 +57,19 @@ def test_demo_without_serving_prints_one_user_per_role(cli_db: None) -> None:
     assert code == 0, out
     for name in ("demo-plan-manager", "demo-investor", "demo-regulator", "demo-admin"):
         assert name in out
+
+
+def test_link_an_investor_user_on_the_command_line(cli_db: None) -> None:
+    from tests.services.test_bookbuilding_service import code as credit_code
+
+    assert run("book", "investor-add", "--name", "甲基金", "--type", "fund", "--credit-code", credit_code(3))[0] == 0
+    assert run("user", "add", "jia", "--role", "investor", "--password", "long enough")[0] == 0
+    assert run("user", "add", "pm", "--role", "plan_manager", "--password", "long enough")[0] == 0
+    code, out = run("user", "link-investor", "jia", "甲基金", "--json")
+    assert code == 0 and json.loads(out)["investor"] == "甲基金"
+    code, out = run("user", "link-investor", "pm", "甲基金", "--json")
+    assert code == 2 and json.loads(out)["errors"][0]["code"] == "not_an_investor"
+    code, out = run("user", "link-investor", "jia", "乙银行", "--json")
+    assert code != 0 and json.loads(out)["error"] == "not_found"
+    code, out = run("user", "link-investor", "jia", "--json")
+    assert code == 0 and json.loads(out)["investor"] is None

@@ -45,3 +45,28 @@ def test_internal_control_may_view_but_not_download_proofs(client: TestClient, w
     r = client.get(f"/api/v1/plans/{world.plan_a}/log/{listed['entries'][0]['index']}/proof", headers=h)
     assert r.status_code == 403
     assert client.get("/api/v1/log/head", headers=h).json()["size"] > 0
+
+
+def test_attach_cosignature_and_proof_exports_over_the_api(client: TestClient, world: World, tmp_path: Path) -> None:
+    from absflow.tlog.checkpoint import Checkpoint
+    from absflow.tlog.note import SIG_COSIGNATURE_V1, SignerKey, add_signature, cosign, parse_note
+
+    admin = bearer(world, Role.ADMIN)
+    made = client.post("/api/v1/log/checkpoints", headers=admin)
+    assert made.status_code == 201, made.text
+    note = made.json()["note"]
+    witness = SignerKey.from_seed("auditor.test/witness", bytes(range(32)), SIG_COSIGNATURE_V1)
+    text, _ = parse_note(note)
+    cosigned = add_signature(note, cosign(Checkpoint.parse(text).text(), witness, 1_700_000_000))
+    r = client.post("/api/v1/log/checkpoints/cosignatures", headers=admin,
+                    json={"note": cosigned, "witness_keys": [witness.verifier().encode()]})
+    assert r.status_code == 200, r.text
+    assert "— auditor.test/witness " in r.json()["note"]
+    other = SignerKey.from_seed("other.test/witness", bytes(range(1, 33)), SIG_COSIGNATURE_V1)
+    r = client.post("/api/v1/log/checkpoints/cosignatures", headers=admin,
+                    json={"note": cosigned, "witness_keys": [other.verifier().encode()]})
+    assert r.status_code == 422 and "no cosignature that verifies" in r.text
+    r = client.get(f"/api/v1/plans/{world.plan_a}/pool/assets/NOPE/log-proof", headers=admin)
+    assert r.status_code == 404 and "no logged pool change" in r.text
+    r = client.get(f"/api/v1/plans/{world.plan_a}/tapes/999/records/X/proof", headers=admin)
+    assert r.status_code == 404

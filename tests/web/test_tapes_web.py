@@ -69,6 +69,23 @@ def test_oversized_upload_is_refused(client: TestClient, world: World) -> None:
     assert r.status_code == 413
 
 
+def test_chunked_upload_without_length_is_cut_off(client: TestClient, world: World) -> None:
+    """No Content-Length to check up front: the body is counted as it arrives and refused at the limit."""
+    client.app.state.settings = type(client.app.state.settings)(secret_key="s", run_worker=False,
+                                                                 max_upload_bytes=1024)
+    def body():  # type: ignore[no-untyped-def]
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="t.csv"\r\n\r\n'
+        for _ in range(60):
+            yield b"a,b\n" * 25_000
+        yield b"\r\n--b--\r\n"
+
+    for url in (f"/api/v1/plans/{world.plan_a}/tapes/validate", f"/plans/{world.plan_a}/tape"):
+        r = client.post(url, content=body(), headers={**bearer(world, Role.ORIGINATOR),
+                                                      "Content-Type": "multipart/form-data; boundary=b"})
+        assert r.status_code == 413 and r.json()["code"] == "too_large"
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
 def test_page_upload_shows_the_report_row_by_row(client: TestClient, world: World) -> None:
     login(client, "originator")
     page = client.get(f"/plans/{world.plan_a}/tape")

@@ -113,6 +113,8 @@ class Principal:
     role: Role
     grants: Mapping[str, frozenset[Action]] = field(default_factory=dict)
     active: bool = True
+    #: For an investor: the id of the bookbuilding investor it acts for (None: not linked, sees no bids).
+    investor_id: int | None = None
 
 
 class Verdict(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
-from absflow.api.routes import book, cashflows, daily, jobs, log, plans, pool, tapes, users
+from absflow.api.middleware import EdgeMiddleware
+from absflow.api.routes import analytics, book, cashflows, daily, jobs, log, offerings, plans, pool, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
-from absflow.services import cashflowjobs, tapejobs
+from absflow.services import cashflowjobs, opsjobs, tapejobs
 from absflow.services import jobs as job_service
 from absflow.services.context import Context, open_context
 
@@ -46,7 +47,9 @@ def api_router() -> APIRouter:
     router.include_router(cashflows.router)
     router.include_router(pool.router)
     router.include_router(daily.router)
+    router.include_router(offerings.router)
     router.include_router(book.router)
+    router.include_router(analytics.router)
     return router
 
 
@@ -60,6 +63,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
 
     tapejobs.register()
     cashflowjobs.register()
+    opsjobs.register()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,23 +88,13 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.state.ctx = ctx or open_context()
     app.state.settings = settings or settings_from_env()
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        limit = app.state.settings.max_upload_bytes + 1024 * 1024  # the file plus the other form fields
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return errors.problem(413, "too_large", f"requests are limited to {limit // (1024 * 1024)} MiB",
-                                  instance=request.url.path)
-        return await call_next(request)
+    def body_limit() -> int:
+        return int(app.state.settings.max_upload_bytes) + 1024 * 1024  # the file plus the other form fields
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    def too_large(limit: int, path: str) -> Response:
+        return errors.problem(413, "too_large", f"requests are limited to {limit // (1024 * 1024)} MiB", instance=path)
+
+    app.add_middleware(EdgeMiddleware, headers=SECURITY_HEADERS, limit=body_limit, too_large=too_large)
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
@@ -125,3 +119,8 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     pages.install(app, [tapes.router, cashflow_pages.router, pool_pages.router, daily_pages.router,
                        book_pages.router])
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app on ``ABSFLOW_DATABASE_URL`` without migrating (``absflow serve --workers N`` migrates first)."""
+    return create_app(open_context(migrate=False))

@@ -3,6 +3,10 @@
 Use the aliases in route signatures: ``ctx: ActorCtx`` gives a ``Context`` whose every
 service call is authorized for the signed-in user (bearer API key, or the browser session
 cookie — unsafe methods with a cookie also need the ``X-CSRF-Token`` header).
+
+The dependencies are ``async``: FastAPI runs a sync dependency in a worker thread, one hop
+each per request. They do no I/O except when the caller's principal is not in the
+process's short-lived cache; that lookup runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -11,23 +15,24 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from absflow.access import Principal
 from absflow.api.settings import Settings
 from absflow.services import users as user_service
-from absflow.services.access import as_principal
+from absflow.services.access import LOGIN_FAILED, as_principal, record_security_event
 from absflow.services.context import Context
 
 SESSION_COOKIE = "absflow_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def base_context(request: Request) -> Context:
+async def base_context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     value: Settings = request.app.state.settings
     return value
 
@@ -59,15 +64,25 @@ def session_of(request: Request, ctx: Context) -> user_service.WebSession | None
     return found
 
 
-def current_principal(request: Request, ctx: BaseCtx) -> Principal:
+async def current_principal(request: Request, ctx: BaseCtx) -> Principal:
     """The API caller: a bearer API key, or the session cookie (+ CSRF header on unsafe methods)."""
     token = _bearer(request)
     if token is not None:
-        principal = user_service.resolve_api_key(ctx, token)
+        principal = user_service.cached_api_key(ctx, token)
         if principal is None:
+            principal = await run_in_threadpool(user_service.resolve_api_key, ctx, token)
+        if principal is None:
+            # a failed sign-in like a wrong password (the token itself is never recorded)
+            await run_in_threadpool(record_security_event, ctx, LOGIN_FAILED, "unknown or revoked API key",
+                                    remote_addr=remote_addr(request))
             raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         return principal
-    web_session = session_of(request, ctx)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    web_session = user_service.cached_session(ctx, cookie) if cookie else None
+    if web_session is not None:
+        request.state.web_session = web_session
+    else:
+        web_session = await run_in_threadpool(session_of, request, ctx)
     if web_session is None:
         raise HTTPException(401, "sign in or send an API key (Authorization: Bearer …)",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -81,7 +96,7 @@ def current_principal(request: Request, ctx: BaseCtx) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def actor_context(request: Request, ctx: BaseCtx, principal: PrincipalDep) -> Context:
+async def actor_context(request: Request, ctx: BaseCtx, principal: PrincipalDep) -> Context:
     """A context acting for the caller: the service layer checks every call against its grants."""
     return as_principal(ctx, principal, remote_addr=remote_addr(request))
 

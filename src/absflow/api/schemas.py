@@ -80,11 +80,13 @@ class UserPublic(BaseModel):
     active: bool
     created_at: datetime
     grants: dict[str, list[str]]
+    investor_id: int | None = None
 
     @classmethod
     def of(cls, user: User) -> UserPublic:
         return cls(username=user.username, display_name=user.display_name, role=user.role.value, active=user.active,
-                   created_at=user.created_at, grants={c: list(a) for c, a in user.grants.items()})
+                   created_at=user.created_at, grants={c: list(a) for c, a in user.grants.items()},
+                   investor_id=user.investor_id)
 
 
 class UsersPublic(BaseModel):
@@ -94,6 +96,11 @@ class UsersPublic(BaseModel):
 class GrantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actions: list[str] | None = Field(default=None, description="view edit download approve; default: all the role may")
+
+
+class InvestorLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    investor: str | None = Field(description="Name of a registered bookbuilding investor; null unlinks")
 
 
 class ApiKeyCreate(BaseModel):

@@ -57,21 +57,27 @@ def smm_to_cpr(smm: float | FloatArray, periods_per_year: int = 12) -> float | F
     return float(result) if np.ndim(result) == 0 else result
 
 
+#: The SIFMA standard curves as (month of the loan's life, annual rate at 100%) knots; straight lines
+#: between knots, flat before the first and after the last.
+PSA_KNOTS = ((0.0, 0.0), (30.0, 0.06))
+SDA_KNOTS = ((0.0, 0.0), (30.0, 0.006), (60.0, 0.006), (120.0, 0.0003))
+
+
+def _curve(knots: tuple[tuple[float, float], ...], percent: float,
+           loan_age_months: NDArray[np.int64] | NDArray[np.float64]) -> FloatArray:
+    months = np.asarray(loan_age_months, dtype=np.float64)
+    ages, rates = zip(*knots, strict=True)
+    return np.asarray(np.interp(months, ages, rates) * percent / 100.0, dtype=np.float64)
+
+
 def psa_cpr(psa_percent: float, loan_age_months: NDArray[np.int64] | NDArray[np.float64]) -> FloatArray:
     """CPR (fraction) of ``psa_percent`` % PSA in month ``loan_age_months`` (1 = first month) of a loan's life."""
-    months = np.clip(np.asarray(loan_age_months, dtype=np.float64), 0.0, 30.0)
-    return np.asarray(0.06 * months / 30.0 * psa_percent / 100.0, dtype=np.float64)
+    return _curve(PSA_KNOTS, psa_percent, loan_age_months)
 
 
 def sda_cdr(sda_percent: float, loan_age_months: NDArray[np.int64] | NDArray[np.float64]) -> FloatArray:
     """CDR (fraction) of ``sda_percent`` % SDA in month ``loan_age_months`` (1 = first month) of a loan's life."""
-    m = np.asarray(loan_age_months, dtype=np.float64)
-    base = np.where(
-        m <= 30,
-        0.0002 * np.clip(m, 0.0, None),
-        np.where(m <= 60, 0.006, np.where(m <= 120, 0.006 - 0.000095 * (m - 60), 0.0003)),
-    )
-    return np.asarray(base * sda_percent / 100.0, dtype=np.float64)
+    return _curve(SDA_KNOTS, sda_percent, loan_age_months)
 
 
 def abs_smm(abs_speed: float, loan_age_months: NDArray[np.int64] | NDArray[np.float64]) -> FloatArray:
@@ -80,6 +86,25 @@ def abs_smm(abs_speed: float, loan_age_months: NDArray[np.int64] | NDArray[np.fl
     denominator = 1.0 - abs_speed * (m - 1.0)
     smm = np.where(denominator > abs_speed, abs_speed / np.where(denominator > 0, denominator, 1.0), 1.0)
     return np.asarray(np.clip(smm, 0.0, 1.0), dtype=np.float64)
+
+
+_CURVES = {SpeedKind.PSA: PSA_KNOTS, SpeedKind.SDA: SDA_KNOTS}
+
+
+def _constructor(kind: SpeedKind) -> staticmethod[[float], Speed]:
+    def make(value: float) -> Speed:
+        return Speed(kind, float(value))
+
+    make.__doc__ = f"A {kind.value.upper()} speed ({_UNITS[kind]})."
+    return staticmethod(make)
+
+
+_UNITS = {
+    SpeedKind.CPR: "annual prepayment rate, fraction", SpeedKind.SMM: "periodic prepayment rate, fraction",
+    SpeedKind.PSA: "percent of the PSA curve", SpeedKind.ABS: "ABS speed, fraction per month",
+    SpeedKind.CDR: "annual default rate, fraction", SpeedKind.MDR: "periodic default rate, fraction",
+    SpeedKind.SDA: "percent of the SDA curve",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,34 +124,14 @@ class Speed:
     vector: tuple[float, ...] | None = None
     stop_within_lag: bool | None = None
 
-    # constructors -----------------------------------------------------------------
-    @classmethod
-    def cpr(cls, cpr: float) -> Speed:
-        return cls(SpeedKind.CPR, cpr)
-
-    @classmethod
-    def smm(cls, smm: float) -> Speed:
-        return cls(SpeedKind.SMM, smm)
-
-    @classmethod
-    def psa(cls, percent: float) -> Speed:
-        return cls(SpeedKind.PSA, percent)
-
-    @classmethod
-    def abs_speed(cls, speed: float) -> Speed:
-        return cls(SpeedKind.ABS, speed)
-
-    @classmethod
-    def cdr(cls, cdr: float) -> Speed:
-        return cls(SpeedKind.CDR, cdr)
-
-    @classmethod
-    def mdr(cls, mdr: float) -> Speed:
-        return cls(SpeedKind.MDR, mdr)
-
-    @classmethod
-    def sda(cls, percent: float) -> Speed:
-        return cls(SpeedKind.SDA, percent)
+    # constructors, each taking the value in its kind's unit: Speed.cpr(0.06), Speed.psa(150), Speed.sda(100)
+    cpr = _constructor(SpeedKind.CPR)
+    smm = _constructor(SpeedKind.SMM)
+    psa = _constructor(SpeedKind.PSA)
+    abs_speed = _constructor(SpeedKind.ABS)
+    cdr = _constructor(SpeedKind.CDR)
+    mdr = _constructor(SpeedKind.MDR)
+    sda = _constructor(SpeedKind.SDA)
 
     @classmethod
     def annual_vector(cls, rates: tuple[float, ...] | list[float], *, default: bool = False) -> Speed:
@@ -166,10 +171,8 @@ class Speed:
             rates = np.full(idx.shape, cpr_to_smm(self.value, periods_per_year), dtype=np.float64)
         elif self.kind in _PERIODIC:
             rates = np.full(idx.shape, self.value, dtype=np.float64)
-        elif self.kind is SpeedKind.PSA:
-            rates = cpr_to_smm(psa_cpr(self.value, months), periods_per_year)
-        elif self.kind is SpeedKind.SDA:
-            rates = cpr_to_smm(sda_cdr(self.value, months), periods_per_year)
+        elif self.kind in _CURVES:
+            rates = cpr_to_smm(_curve(_CURVES[self.kind], self.value, months), periods_per_year)
         else:  # ABS: a monthly convention
             rates = abs_smm(self.value, months)
         out = np.where(idx >= 1, np.asarray(rates, dtype=np.float64), 0.0)

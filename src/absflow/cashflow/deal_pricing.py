@@ -7,13 +7,24 @@ the brentq breakeven helper) are :mod:`absflow.cashflow.pricing`'s; this module 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from absflow.cashflow.periods import BusinessCalendar
-from absflow.cashflow.pricing import BreakevenStatus, DatedFlow, analyze, breakeven, xirr
+from absflow.cashflow.pricing import (
+    BreakevenStatus,
+    DatedFlow,
+    analyze,
+    breakeven,
+    principal_window,
+    wal_years,
+    xirr,
+)
+from absflow.cashflow.projection import LoanArrays
 from absflow.cashflow.runner import DealRun, Scenario, run_deal
 from absflow.deal import model as m
 
@@ -43,12 +54,17 @@ class TrancheMetrics:
     def as_dict(self) -> dict[str, Any]:
         window = self.principal_window
         return {
-            "tranche": self.tranche_id, "price": round(self.price, 6), "yield": round(self.yield_rate, 8),
-            "wal_years": round(self.wal_years, 6), "macaulay_duration": round(self.macaulay_duration, 6),
-            "modified_duration": round(self.modified_duration, 6), "convexity": round(self.convexity, 6),
+            "tranche": self.tranche_id, "price": _num(self.price, 6), "yield": _num(self.yield_rate, 8),
+            "wal_years": _num(self.wal_years, 6), "macaulay_duration": _num(self.macaulay_duration, 6),
+            "modified_duration": _num(self.modified_duration, 6), "convexity": _num(self.convexity, 6),
             "principal_window": None if window is None else [window[0].isoformat(), window[1].isoformat()],
             "loss": round(self.loss_yuan, 2), "xirr": None if self.xirr is None else round(self.xirr, 8),
         }
+
+
+def _num(value: float, places: int) -> float | None:
+    """Rounded for JSON; None (null) for a figure that does not exist (NaN)."""
+    return round(value, places) if math.isfinite(value) else None
 
 
 def tranche_metrics(run: DealRun, tranche_id: str, *, settlement: date | None = None, price: float | None = None,
@@ -64,11 +80,18 @@ def tranche_metrics(run: DealRun, tranche_id: str, *, settlement: date | None = 
     if price is None and yield_rate is None:
         price = float(tranche.issue_price)
     loss = run.tranche_loss_fen(tranche_id) / 100.0
-    if not flows:
-        return TrancheMetrics(tranche_id, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, None, loss, None)
-    a = analyze(flows, settle, face, yield_rate=yield_rate, price=price, frequency=frequency)
+    subordinate = tranche.tranche_class is m.TrancheClass.SUBORDINATE
+    if not flows:  # nothing ever paid: worth nothing, a yield (and a subordinate's IRR) of −100%
+        return TrancheMetrics(tranche_id, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, None, loss, -1.0 if subordinate else None)
+    try:
+        a = analyze(flows, settle, face, yield_rate=yield_rate, price=price, frequency=frequency)
+    except ValueError:  # no yield prices the flows (e.g. nothing but a tiny residual): yield-based figures are NaN
+        nan = float("nan")
+        return TrancheMetrics(tranche_id, price if price is not None else nan, nan if yield_rate is None
+                              else yield_rate, wal_years(flows, settle), nan, nan, nan, principal_window(flows),
+                              loss, None)
     irr: float | None = None
-    if tranche.tranche_class is m.TrancheClass.SUBORDINATE:
+    if subordinate:
         dates = [settle] + [f.on for f in flows]
         amounts = [-face * a.price / 100.0] + [f.amount for f in flows]
         try:
@@ -99,22 +122,27 @@ class BreakevenVariable(StrEnum):
 class BreakevenResult:
     tranche_id: str
     variable: BreakevenVariable
-    value: float  # the largest value at which the tranche loses nothing (to the tolerance)
-    status: BreakevenStatus
+    value: float  # the largest value at which the tranche loses nothing (to the tolerance); see ``status``
+    status: BreakevenStatus  # never_breaks: no loss anywhere in [low, high] (value = high, not a breakeven)
     loss_at_value_yuan: float
     runs: int
+    low: float = 0.0
+    high: float = 0.0
 
 
 def breakeven_for_tranche(deal: m.Deal, calendar: BusinessCalendar, tranche_id: str, *,
                           scenario: Scenario | None = None,
                           variable: BreakevenVariable = BreakevenVariable.DEFAULT_MULTIPLE,
-                          low: float = 0.0, high: float | None = None, xtol: float = 1e-4) -> BreakevenResult:
+                          low: float = 0.0, high: float | None = None, xtol: float = 1e-4,
+                          loans: LoanArrays | None = None,
+                          progress: Callable[[int], None] | None = None) -> BreakevenResult:
     """The largest ``variable`` in [low, high] at which ``tranche_id`` loses nothing (≤ half a fen).
 
-    Each evaluation reruns the whole deal; the loss must not fall as the variable rises.
+    Each evaluation reruns the whole deal (``progress(runs so far)`` after each); the loss must
+    not fall as the variable rises.
     """
     base = scenario or Scenario()
-    if variable is BreakevenVariable.DEFAULT_MULTIPLE and base.cdr <= 0:
+    if variable is BreakevenVariable.DEFAULT_MULTIPLE and base.cdr <= 0 and not base.sda:
         base = replace(base, cdr=0.01)  # a multiple of nothing is nothing: multiples of 1% CDR
     top = high if high is not None else {BreakevenVariable.DEFAULT_MULTIPLE: 100.0, BreakevenVariable.CDR: 1.0,
                                          BreakevenVariable.SEVERITY: 1.0}[variable]
@@ -126,12 +154,15 @@ def breakeven_for_tranche(deal: m.Deal, calendar: BusinessCalendar, tranche_id: 
         if variable is BreakevenVariable.DEFAULT_MULTIPLE:
             trial = replace(base, default_multiple=x)
         elif variable is BreakevenVariable.CDR:
-            trial = replace(base, cdr=x)
+            trial = replace(base, cdr=x, sda=None)
         else:
             trial = replace(base, severity=x)
-        return run_deal(deal, calendar, trial).tranche_loss_fen(tranche_id) / 100.0
+        lost = run_deal(deal, calendar, trial, loans=loans).tranche_loss_fen(tranche_id) / 100.0
+        if progress is not None:
+            progress(runs)
+        return lost
 
     found = breakeven(loss, low, top, xtol=xtol)
-    return BreakevenResult(tranche_id, variable, found.value, found.status, loss(found.value), runs)
+    return BreakevenResult(tranche_id, variable, found.value, found.status, loss(found.value), runs, low, top)
 
 

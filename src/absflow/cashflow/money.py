@@ -9,6 +9,7 @@ liquidated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -56,11 +57,35 @@ def _fen_total(values: FloatArray) -> int:
 def _split(total_fen: int, *columns: FloatArray) -> list[list[int]]:
     """Split ``total_fen`` over the cells of ``columns`` (weights = the float amounts)."""
     periods = len(columns[0]) if columns else 0
-    weights = [float(v) for column in columns for v in np.clip(column, 0.0, None)]
-    if total_fen <= 0 or sum(weights) <= 0:
+    weights = np.clip(np.concatenate(columns), 0.0, None) if columns else np.zeros(0)
+    if total_fen <= 0 or not weights.sum() > 0:
         return [[0] * periods for _ in columns]
-    parts = largest_remainder(total_fen, weights)
+    parts = _largest_remainder_float(total_fen, weights)
     return [parts[c * periods : (c + 1) * periods] for c in range(len(columns))]
+
+
+def _largest_remainder_float(total: int, weights: FloatArray) -> list[int]:
+    """Largest-remainder split of the integer ``total`` by float ``weights``, vectorized.
+
+    The shares are computed in float64 with a correctly rounded sum (``math.fsum``), so
+    each is within about 1e-15 × ``total`` of the exact share: the parts are the exact
+    largest-remainder parts except where two remainders (or a remainder and 0 or 1) lie
+    closer than that, where the float order decides (deterministically). The parts add
+    up to ``total`` exactly and are never negative. Totals of 2^52 fen or more, or a
+    degenerate float result, take the exact Decimal split.
+    """
+    if total >= 2**52:
+        return largest_remainder(total, weights.tolist())
+    share = weights * (total / math.fsum(weights.tolist()))
+    floors = np.floor(share)
+    parts = floors.astype(np.int64)
+    left = total - int(parts.sum())
+    if not 0 <= left <= len(parts):
+        return largest_remainder(total, weights.tolist())
+    if left:
+        order = np.lexsort((np.arange(len(parts)), -(share - floors)))  # largest remainder first, ties to the earlier
+        parts[order[:left]] += 1
+    return [int(x) for x in parts]
 
 
 def pool_to_fen(pool: PoolCashflow) -> PoolCashflowFen:

@@ -1,5 +1,5 @@
 """A deal's payment periods: payment dates on the business-day calendar, interim amortization
-windows, which tranches' interest is payable, and exact accrual fractions.
+windows and which tranches' interest is payable (accrual fractions: ``absflow.domain.daycount``).
 
 Pure: the calendar comes in as an argument (``absflow.calendar.Calendar`` or anything with
 ``adjust`` and ``working_days_before``).
@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Protocol
 
 from absflow.calendar import CalendarRangeError
@@ -57,23 +56,6 @@ def _add_months(start: date, months: int, day: int) -> date:
     index = start.month - 1 + months
     year, month = start.year + index // 12, index % 12 + 1
     return date(year, month, min(day, _stdlib_calendar.monthrange(year, month)[1]))
-
-
-def days_30_360(start: date, end: date) -> int:
-    """Days under 30/360 (US/NASD): day 31 → 30; end day 31 → 30 only when start day ≥ 30."""
-    d1, d2 = min(start.day, 30), end.day
-    if d2 == 31 and d1 == 30:
-        d2 = 30
-    return (end.year - start.year) * 360 + (end.month - start.month) * 30 + (d2 - d1)
-
-
-def accrual_fraction(start: date, end: date, day_count: m.DayCount) -> Decimal:
-    """Exact year fraction for money accrual (Decimal, unrounded)."""
-    if day_count is m.DayCount.ACT_365F:
-        return Decimal((end - start).days) / Decimal(365)
-    if day_count is m.DayCount.ACT_360:
-        return Decimal((end - start).days) / Decimal(360)
-    return Decimal(days_30_360(start, end)) / Decimal(360)
 
 
 def unadjusted_payment_dates(dates: m.DealDates) -> list[date]:

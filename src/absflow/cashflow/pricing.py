@@ -17,6 +17,7 @@ Excel's basis 0 (30/360 US), 1 (actual/actual), 2 (actual/360), 3 (actual/365) a
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +26,7 @@ from enum import StrEnum
 import numpy as np
 from scipy.optimize import brentq
 
-from absflow.cashflow.daycount import DayCount, days_30_360_us, days_30e_360, year_fraction
+from absflow.domain.daycount import DayCount, days_30_360, days_30e_360, year_fraction
 
 __all__ = [
     "Breakeven",
@@ -65,7 +66,15 @@ class DatedFlow:
 
 
 def _times(flows: Sequence[DatedFlow], settlement: date, day_count: DayCount | str) -> np.ndarray:
-    return np.array([year_fraction(settlement, f.on, day_count) for f in flows], dtype=np.float64)
+    return _year_times(settlement, tuple(f.on for f in flows), DayCount(day_count))
+
+
+@functools.lru_cache(maxsize=256)
+def _year_times(settlement: date, dates: tuple[date, ...], day_count: DayCount) -> np.ndarray:
+    """Years from ``settlement`` to each date (read-only; a root search asks for the same dates many times)."""
+    times = np.array([year_fraction(settlement, d, day_count) for d in dates], dtype=np.float64)
+    times.setflags(write=False)
+    return times
 
 
 def _future(flows: Sequence[DatedFlow], settlement: date) -> list[DatedFlow]:
@@ -125,11 +134,19 @@ def yield_from_price(
     low: float = -0.99,
     high: float = 10.0,
 ) -> float:
-    """Yield (fraction) at which the flows are worth ``price`` per 100 of ``face``; brentq in [low, high]."""
+    """Yield (fraction) at which the flows are worth ``price`` per 100 of ``face``; brentq in [low, high].
+
+    ``high`` grows tenfold (up to 1e6) while the flows are still worth more than ``price``
+    there (a residual tranche bought far below its flows); ValueError when no yield fits.
+    """
 
     def gap(y: float) -> float:
         return price_from_yield(flows, settlement, y, face, day_count=day_count, frequency=frequency) - price
 
+    while gap(high) > 0 and high < 1e6:
+        high *= 10.0
+    if gap(low) * gap(high) > 0:
+        raise ValueError(f"no yield in [{low:g}, {high:g}] prices these flows at {price:g}")
     return float(brentq(gap, low, high, xtol=1e-14, rtol=1e-14, maxiter=500))
 
 
@@ -340,7 +357,7 @@ def _coupon_days(settlement: date, maturity: date, frequency: int, basis: int) -
     """(A, DSC, E, N): days accrued, days settlement → next coupon, days in the period, coupons left."""
     pcd, ncd, n = _coupon_dates(settlement, maturity, frequency)
     if basis == 0:
-        a = float(days_30_360_us(pcd, settlement))
+        a = float(days_30_360(pcd, settlement))
         e = 360.0 / frequency
         dsc = e - a
     elif basis == 4:

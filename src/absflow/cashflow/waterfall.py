@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from absflow.cashflow.periods import Period, accrual_fraction
+from absflow.cashflow.periods import Period
 from absflow.deal import model as m
+from absflow.domain.daycount import accrual_fraction
 from absflow.domain.money import largest_remainder
 
 _STATUS_ORDER = {
@@ -199,10 +200,11 @@ class WaterfallEngine:
     """Runs one deal period by period. Create, then call :meth:`step` once per period in order."""
 
     def __init__(self, deal: m.Deal, periods: Sequence[Period], *, index_rates: dict[str, Decimal] | None = None,
-                 initial_pool_fen: int | None = None) -> None:
+                 initial_pool_fen: int | None = None, index_shift: Decimal = Decimal(0)) -> None:
         self.deal = deal
         self.periods = list(periods)
         self.index_rates = dict(index_rates or {})
+        self.index_shift = index_shift  # added to every floating coupon's index (a scenario's rate shift)
         self.collection = deal.collection_account
         self.balances = {a.id: to_fen(a.initial_balance) for a in deal.accounts}
         self.tranche_balance = {t.id: to_fen(t.size) for t in deal.tranches}
@@ -237,7 +239,7 @@ class WaterfallEngine:
             return Decimal(0)
         if c.kind is m.CouponKind.FIXED:
             return c.rate or Decimal(0)
-        index = self.index_rates.get(c.index or "", c.index_rate or Decimal(0))
+        index = self.index_rates.get(c.index or "", c.index_rate or Decimal(0)) + self.index_shift
         rate = index + (c.margin or Decimal(0))
         if c.floor is not None:
             rate = max(rate, c.floor)

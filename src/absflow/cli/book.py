@@ -10,7 +10,6 @@ from typing import Any
 import typer
 
 from absflow.bookbuilding.allocation import Allocation
-from absflow.bookbuilding.comparables import MARGIN_LOAN_DEALS
 from absflow.bookbuilding.files import (
     allocate_files,
     allocation_document,
@@ -19,13 +18,13 @@ from absflow.bookbuilding.files import (
     read_bids_csv,
     wan_text,
 )
-from absflow.bookbuilding.forecast import leave_one_out
 from absflow.bookbuilding.model import Convention, Offering, percent_text
 from absflow.cli.common import context
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.domain.money import MoneyError, to_decimal
 from absflow.services import bookbuilding as bs
+from absflow.services import bookview
 
 app = typer.Typer(help="Issuance bookbuilding (发行簿记): investors, offerings, bids, allocation, notices.",
                   no_args_is_help=True)
@@ -319,18 +318,11 @@ def summary(
 ) -> None:
     """标位汇总 of the active bids, with the allocation they would get now (nothing stored)."""
     with user_errors(as_json):
+        if as_json:
+            print_json(bookview.preview_json(context(), plan, tranche))
+            return
         result = bs.preview_allocation(context(), plan, tranche)
-    if as_json:
-        s = result.summary
-        body = allocation_document(result)
-        body["levels"] = [{"rate": percent_text(lv.rate), "amount": wan_text(lv.amount_yuan),
-                           "cumulative": wan_text(lv.cumulative_yuan), "bids": lv.bid_count} for lv in s.levels]
-        body["valid_bid_count"] = s.valid_bid_count
-        body["holder_count"] = result.holder_count
-        body["flags"] = [f.as_dict() for f in result.flags()]
-        print_json(body)
-    else:
-        print_allocation(result, f"Book of {plan} tranche {tranche} 标位汇总")
+    print_allocation(result, f"Book of {plan} tranche {tranche} 标位汇总")
 
 
 @app.command("finalize")
@@ -470,12 +462,8 @@ def forecast(
 @app.command("backtest")
 def backtest(as_json: bool = typer.Option(False, "--json")) -> None:
     """Leave-one-out backtest of the forecast prior on the 14 comparable deals (seed 001 appendix)."""
-    result = leave_one_out(MARGIN_LOAN_DEALS)
-    rows = [{"deal": r.name, "actual": percent_text(r.actual), "predicted": percent_text(r.predicted),
-             "low": percent_text(r.low), "high": percent_text(r.high)} for r in result.rows]
-    body: dict[str, Any] = {"mean_absolute_error": percent_text(result.mean_absolute_error),
-            "root_mean_square_error": percent_text(result.root_mean_square_error),
-            "coverage": str(result.coverage), "deals": rows}
+    body = bookview.backtest_json()
+    rows = body["deals"]
     if as_json:
         print_json(body)
         return

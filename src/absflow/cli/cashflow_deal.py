@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
+from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from absflow.cli.common import context
 from absflow.cli.output import console, print_json, table, user_errors
@@ -102,10 +102,14 @@ def price(
     table(f"{result.deal.name} — {result.scenario.name}",
           ["tranche", "price", "yield", "WAL", "Macaulay", "modified", "convexity", "principal window", "loss",
            "XIRR"],
-          [(x["tranche"], f"{x['price']:.4f}", f"{x['yield']:.6f}", f"{x['wal_years']:.4f}",
-            f"{x['macaulay_duration']:.4f}", f"{x['modified_duration']:.4f}", f"{x['convexity']:.4f}",
+          [(x["tranche"], _fmt(x["price"], 4), _fmt(x["yield"], 6), _fmt(x["wal_years"], 4),
+            _fmt(x["macaulay_duration"], 4), _fmt(x["modified_duration"], 4), _fmt(x["convexity"], 4),
             " → ".join(x["principal_window"] or []), f"{x['loss']:.2f}",
             "" if x["xirr"] is None else f"{x['xirr']:.6f}") for x in metrics])
+
+
+def _fmt(value: float | None, places: int) -> str:
+    return "—" if value is None else f"{value:.{places}f}"
 
 
 def breakeven(
@@ -120,12 +124,20 @@ def breakeven(
     from absflow.services import dealrun
 
     with user_errors(as_json):
-        found = dealrun.breakeven_deal_file(context(), deal, tranche, scenario, variable=over, high=high)
+        if as_json:
+            found = dealrun.breakeven_deal_file(context(), deal, tranche, scenario, variable=over, high=high)
+        else:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as bar:
+                task = bar.add_task("searching: 0 runs of the deal", total=None)
+                found = dealrun.breakeven_deal_file(
+                    context(), deal, tranche, scenario, variable=over, high=high,
+                    progress=lambda runs: bar.update(task, description=f"searching: {runs} runs of the deal"))
     if as_json:
         print_json(found)
         return
-    console.print(f"tranche {found['tranche']}: breakeven {found['over']} = {found['value']} ({found['status']}; "
-                  f"loss there {found['loss_at_value']}, {found['runs']} runs)")
+    console.print(f"{found['message']} ({found['status']}; loss at {found['over']} = "
+                  f"{found['value'] if found['value'] is not None else found['high']}: {found['loss_at_value']} yuan; "
+                  f"{found['runs']} runs)")
 
 
 def register(app: typer.Typer) -> None:

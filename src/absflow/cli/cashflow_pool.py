@@ -52,6 +52,8 @@ def repline(
 
 
 def grid(
+    deal: str | None = typer.Argument(None, help="deal document (YAML/JSON): run its waterfall per scenario and "
+                                      "report per-tranche metrics"),
     cpr: str = typer.Option("0", "--cpr", help="CPR axis, fractions: '0,0.05,0.1' or '0:0.2:0.05'"),
     psa: str | None = typer.Option(None, "--psa", help="PSA axis instead of CPR, percent: '100,200'"),
     cdr: str = typer.Option("0", "--cdr", help="CDR axis, fractions"),
@@ -69,12 +71,21 @@ def grid(
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler, e.g. tcp://host:8786"),
     workers: int | None = typer.Option(None, "--workers", help="local cluster workers (default: CPU count)"),
     sequential: bool = typer.Option(False, "--sequential", help="run in this process, without Dask"),
+    scenario: str | None = typer.Option(None, "--scenario", help="deal: base scenario file the grid varies"),
+    price_: list[str] = typer.Option([], "--price", help="deal: TRANCHE=PRICE per 100 (repeatable); default issue"),
+    yield_: list[str] = typer.Option([], "--yield", help="deal: TRANCHE=YIELD fraction (repeatable)"),
     out: str | None = typer.Option(None, "--out", help="FILE.csv | FILE.json | FILE.xlsx"),
     as_json: bool = typer.Option(False, "--json", help="print every scenario as JSON"),
 ) -> None:
-    """Run a scenario grid (CPR × CDR × severity × rate shift) on Dask; pool-level metrics per scenario."""
+    """Run a scenario grid (CPR × CDR × severity × rate shift) on Dask.
+
+    With a deal document: the deal's waterfall per scenario and, per tranche, price or yield, WAL,
+    modified duration, loss and principal window, and the subordinate's IRR. Without: pool-level
+    metrics of --plan, --synthetic N or a --balance rep line.
+    """
+    from absflow.cli.cashflow_deal import _pairs
     from absflow.distributed.grid import GridSpec, axis
-    from absflow.services import projection
+    from absflow.services import dealrun, projection
 
     with user_errors(as_json):
         try:
@@ -89,6 +100,18 @@ def grid(
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        if deal is not None and (plan is not None or loans is not None or balance is not None):
+            raise typer.BadParameter("a deal document brings its own pool (pool.source): drop --plan, --synthetic "
+                                     "and --balance")
+        if deal is not None:
+            prices, yields = _pairs(price_, "--price"), _pairs(yield_, "--yield")
+            results = _with_progress(as_json, lambda tick: dealrun.run_deal_grid(
+                context(), deal, spec, scenario, prices=prices, yields=yields, scheduler=scheduler, workers=workers,
+                sequential=sequential, progress=tick), spec.size)
+            if out:
+                projection.write_grid(results, out)
+            _print_deal_grid(projection.grid_rows(results), out, as_json)
+            return
         if plan is not None:
             pool = projection.plan_loans(context(), plan, segment_by=segment_by)
         elif loans is not None:
@@ -117,6 +140,33 @@ def grid(
          f"{r['cumulative_default']:.4%}", f"{r['cumulative_loss']:.4%}", f"{r['pool_value']:.6f}",
          f"{r['pool_yield']:.4%}"] for r in rows[:200]
     ])
+    if len(rows) > 200:
+        console.print(f"… {len(rows) - 200} more (use --out)")
+    if out:
+        console.print(f"written: {out}")
+
+
+def _print_deal_grid(rows: list[dict[str, Any]], out: str | None, as_json: bool) -> None:
+    if as_json:
+        print_json({"scenarios": rows, "out": out})
+        return
+    tranches = list(dict.fromkeys(k.split(".")[0] for k in (rows[0] if rows else {}) if k.endswith(".wal_years")))
+    columns = ["#", "prepay", "default", "sev.", "shift"]
+    for t in tranches:
+        columns += [f"{t} yield", f"{t} WAL", f"{t} loss"]
+    columns += [f"{k.split('.')[0]} IRR" for k in (rows[0] if rows else {}) if k.endswith(".irr")]
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3%}"
+
+    body = []
+    for r in rows[:200]:
+        line = [r["index"], r["prepayment"], r["default"], r["severity"], r["rate_shift"]]
+        for t in tranches:
+            line += [pct(r[t + ".yield"]), f"{r[t + '.wal_years']:.2f}", f"{r[t + '.loss']:,.0f}"]
+        line += [pct(r[k]) for k in r if k.endswith(".irr")]
+        body.append(line)
+    table(f"{len(rows)} scenarios (durations and principal windows: --json or --out)", columns, body)
     if len(rows) > 200:
         console.print(f"… {len(rows) - 200} more (use --out)")
     if out:

@@ -144,6 +144,7 @@ def simulate(
     if report.trigger_hits:
         table("trigger hits", ["event"], [(h,) for h in report.trigger_hits])
     if report.distributions:
-        table("distributions", ["date", "tranche", "interest", "principal", "liquidity", "shortfall"],
-              [(d["date"], d["tranche"], d["interest_paid"], d["principal_paid"], d["liquidity_drawn"],
-                d["shortfall_paid"]) for d in report.distributions])
+        table("distributions", ["date", "tranche", "interest due", "interest", "principal", "residual", "liquidity",
+                                "shortfall"],
+              [(d["date"], d["tranche"], d["interest_due"], d["interest_paid"], d["principal_paid"],
+                d["residual_paid"], d["liquidity_drawn"], d["shortfall_paid"]) for d in report.distributions])

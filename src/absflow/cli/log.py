@@ -10,6 +10,7 @@ import typer
 
 from absflow.cli.common import context
 from absflow.cli.output import console, err_console, print_json, table, user_errors
+from absflow.services import pool_changes, record_proofs
 from absflow.services import tlog as tlog_service
 
 app = typer.Typer(help="Verifiable log: checkpoints, proofs, consistency, audit, witnesses.", no_args_is_help=True)
@@ -55,6 +56,36 @@ def proof(
     with user_errors():
         _with_signer(key)
         bundle = tlog_service.entry_bundle(context(), code, entry)
+    _emit(bundle, out)
+
+
+@app.command("record-proof")
+def record_proof(
+    code: str = typer.Argument(..., help="Plan code"),
+    batch: int = typer.Option(..., "--batch", help="Tape batch id (see `absflow tape list`)"),
+    record: str = typer.Option(..., "--record", help="Asset id (loan id for a performance tape)"),
+    tape: Path | None = typer.Option(None, "--tape", help="The imported file (needed once its rows have changed)"),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """Export a proof that a loan record is in its tape's logged records root, for `absflow verify`."""
+    with user_errors():
+        _with_signer(key)
+        bundle = record_proofs.record_bundle(context(), code, batch, record, tape)
+    _emit(bundle, out)
+
+
+@app.command("pool-proof")
+def pool_proof(
+    code: str = typer.Argument(..., help="Plan code"),
+    asset: str = typer.Option(..., "--asset", help="Asset id"),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    out: Path | None = typer.Option(None, "--out"),
+) -> None:
+    """Export proofs of every day an asset entered or left the plan's pool, for `absflow verify`."""
+    with user_errors():
+        _with_signer(key)
+        bundle = pool_changes.pool_change_bundle(context(), code, asset)
     _emit(bundle, out)
 
 
@@ -120,6 +151,22 @@ def cosign(
         keys = [tlog_service.read_verifier(k) for k in log_key]
         info = tlog_service.witness_cosign_latest(context(), witness=witness, state_path=state, log_keys=keys)
     console.print(f"cosigned checkpoint {info.id} at size {info.size} as {witness.name}", highlight=False)
+
+
+@app.command("attach-cosignature")
+def attach_cosignature(
+    note: Path = typer.Argument(..., help="The cosigned checkpoint a witness returned (`absflow witness cosign`)"),
+    witness: list[Path] = typer.Option(..., "--witness", help="The witness's public key file(s)"),
+) -> None:
+    """Add a witness's cosignature to the stored checkpoint it signed (checked against its public key)."""
+    with user_errors():
+        keys = [tlog_service.read_verifier(k) for k in witness]
+        try:
+            text = note.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise tlog_service.LogKeyError(f"cannot read {note}: {exc}") from None
+        info = tlog_service.attach_cosignature(context(), text, keys)
+    console.print(f"checkpoint {info.id} (size {info.size}) now carries the cosignature", highlight=False)
 
 
 @app.command("commit-tape")

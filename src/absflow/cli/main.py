@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify
+from absflow.cli import book, cashflow, db, deal, demo, keys, log, serve, user, verify, witness
 from absflow.cli import daily as daily_cli
 from absflow.cli import pool as pool_cli
 from absflow.cli import report as report_cli
@@ -29,6 +29,7 @@ app.command("serve")(serve.serve)
 app.add_typer(log.app, name="log")
 app.add_typer(keys.app, name="keys")
 app.command("verify")(verify.verify)
+app.add_typer(witness.app, name="witness")
 app.add_typer(cashflow.app, name="cashflow")
 app.add_typer(daily_cli.app, name="daily")
 app.add_typer(daily_cli.revolve_app, name="revolve")

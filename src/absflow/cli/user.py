@@ -18,7 +18,7 @@ def _user_json(user: user_service.User) -> dict[str, object]:
     return {
         "username": user.username, "display_name": user.display_name, "role": user.role.value,
         "active": user.active, "created_at": user.created_at.isoformat(),
-        "grants": {code: list(actions) for code, actions in user.grants.items()},
+        "grants": {code: list(actions) for code, actions in user.grants.items()}, "investor_id": user.investor_id,
     }
 
 
@@ -102,6 +102,21 @@ def revoke(username: str, plan_code: str, as_json: bool = typer.Option(False, "-
         print_json(_user_json(user))
     else:
         console.print(f"{user.username} no longer has access to {plan_code}")
+
+
+@app.command("link-investor")
+def link_investor(
+    username: str,
+    investor: str | None = typer.Argument(None, help="Registered investor name (book investors); omit to unlink"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Make an investor user act for its bookbuilding investor: it then sees that investor's bids only."""
+    with user_errors(as_json):
+        user = user_service.link_investor(context(), username, investor)
+    if as_json:
+        print_json({**_user_json(user), "investor": investor})
+    else:
+        console.print(f"{user.username} acts for {investor}" if investor else f"{user.username} is not linked")
 
 
 @app.command("key-add")

@@ -61,7 +61,11 @@ class RepLineDoc(_Doc):
 class PoolDoc(_Doc):
     source: m.PoolSource
     plan_code: str | None = Field(None, description="source plan: the plan whose imported tape is the pool")
-    tape_file: str | None = Field(None, description="source tape_file: path of the tape")
+    tape_file: str | None = Field(None, description="source tape_file: path of the tape (CSV, XLSX or Parquet; "
+                                  "relative to the deal document)")
+    tape_mapping: str | None = Field(None, description="source tape_file: the tape's column mapping (a YAML path "
+                                     "relative to the deal document), or an asset type (consumer_loan, margin_loan, "
+                                     "lease, receivable) when the headers are the canonical field names")
     rep_lines: list[RepLineDoc] = Field(default_factory=list)
     initial_balance: Decimal | None = Field(None, description="入池本金, yuan")
 
@@ -231,6 +235,9 @@ class TriggerDoc(_Doc):
     curable: bool = False
     effects: list[EffectDoc] = Field(default_factory=list)
     test_from: date | None = None
+    consecutive_days: int = Field(
+        default=1, ge=1, strict=True,
+        description="the condition must hold on this many consecutive trading days (k ≥ 1)")
 
     @field_validator("threshold", mode="before")
     @classmethod
@@ -430,6 +437,7 @@ def to_deal(doc: DealDoc) -> m.Deal:
         ),
         pool=m.PoolSpec(
             source=doc.pool.source, plan_code=doc.pool.plan_code, tape_file=doc.pool.tape_file,
+            tape_mapping=doc.pool.tape_mapping,
             rep_lines=tuple(
                 m.RepLine(
                     id=r.id, balance=r.balance, rate=r.rate, term_months=r.term_months, amortization=r.amortization,
@@ -497,7 +505,7 @@ def to_deal(doc: DealDoc) -> m.Deal:
                     steps=tuple(m.ThresholdStep(s.on_or_after, s.value) for s in t.threshold.steps),
                 ),
                 effects=tuple(m.Effect(e.kind, e.status, e.waterfall) for e in t.effects),
-                curable=t.curable, test_from=t.test_from,
+                curable=t.curable, test_from=t.test_from, consecutive_days=t.consecutive_days,
             )
             for t in doc.triggers
         ),

@@ -12,15 +12,9 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from absflow.domain.daycount import DayCount as DayCount  # the one day-count vocabulary, re-exported
+
 # ---------------------------------------------------------------- vocabulary
-
-
-class DayCount(StrEnum):
-    """Accrual conventions a deal may name."""
-
-    ACT_365F = "ACT/365F"
-    ACT_360 = "ACT/360"
-    THIRTY_360 = "30/360"
 
 
 class BusinessDayConvention(StrEnum):
@@ -279,6 +273,7 @@ class PoolSpec:
     source: PoolSource
     plan_code: str | None = None
     tape_file: str | None = None
+    tape_mapping: str | None = None  # tape_file: a mapping YAML path, or an asset type for canonical headers
     rep_lines: tuple[RepLine, ...] = ()
     initial_balance: Decimal | None = None  # 入池本金; required unless rep lines give it
 
@@ -483,6 +478,8 @@ class Trigger:
     curable: bool = False
     name: str | None = None
     test_from: date | None = None
+    #: The condition must hold on this many consecutive tests (trading days in daily operations) to hit.
+    consecutive_days: int = 1
 
 
 # ---------------------------------------------------------------- credit enhancement

@@ -76,6 +76,9 @@ def _check_pool(out: _Issues, deal: m.Deal) -> None:
         out.add("pool.plan_code", "required", "pool source 'plan' needs plan_code")
     if p.source is m.PoolSource.TAPE_FILE and not p.tape_file:
         out.add("pool.tape_file", "required", "pool source 'tape_file' needs tape_file")
+    if p.source is m.PoolSource.TAPE_FILE and not p.tape_mapping:
+        out.add("pool.tape_mapping", "required", "pool source 'tape_file' needs tape_mapping (a mapping file, or "
+                "the asset type when the headers are the canonical field names)")
     if p.source is m.PoolSource.REP_LINES and not p.rep_lines:
         out.add("pool.rep_lines", "required", "pool source 'rep_lines' needs at least one rep line")
     if p.initial_balance is not None and p.initial_balance <= 0:

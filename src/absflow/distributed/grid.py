@@ -6,9 +6,10 @@ LocalCluster by default, or a scheduler address such as ``tcp://host:8786``) giv
 exactly the numbers of a sequential run: the projection's sums do not depend on thread
 counts, and results are put back in scenario order.
 
-Pool-level metrics come from ``absflow.cashflow.projection``; a deal-level evaluator
-(tranche metrics from the waterfall) plugs in through ``evaluate=``: any picklable
-function ``(payload, Scenario) -> dict`` works.
+Pool-level metrics come from ``absflow.cashflow.projection`` (``pool_metrics``); deal-level
+metrics (``deal_metrics``: the deal's waterfall run per scenario, then each tranche priced
+by ``absflow.cashflow.deal_pricing``) take a ``DealPayload``. Any picklable function
+``(payload, Scenario) -> dict`` plugs in through ``evaluate=``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from absflow.cashflow.curves import Speed
+from absflow.cashflow.deal_pricing import tranche_metrics
+from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
 from absflow.cashflow.pricing import irr
 from absflow.cashflow.projection import Assumptions, LoanArrays, project
+from absflow.cashflow.runner import Scenario as RunScenario
+from absflow.cashflow.runner import run_deal
+from absflow.deal import model as m
 
 #: Prepayment axis kinds and default axis kinds a grid may name.
 PREPAYMENT_KINDS = ("cpr", "psa")
@@ -137,13 +144,84 @@ def pool_metrics(payload: PoolPayload, scenario: Scenario) -> dict[str, float]:
     }
 
 
-Evaluator = Callable[[Any, Scenario], dict[str, float]]
+@dataclass(frozen=True)
+class DealPayload:
+    """What a deal-level evaluation needs: the deal, its business calendar, the pool and the pricing inputs.
+
+    ``loans``: the pool as loan arrays (a tape file or a plan's imported tape); None: the
+    deal's rep lines. ``base``: the scenario every grid point starts from (delinquency,
+    ratings, index rates, payment rate…); the grid sets prepayment, default, severity,
+    recovery lag and rate shift. ``prices`` / ``yields``: per tranche, per 100 of face /
+    annual fraction (default: the issue price).
+    """
+
+    deal: m.Deal
+    calendar: BusinessCalendar
+    loans: LoanArrays | None = None
+    base: RunScenario = field(default_factory=RunScenario)
+    settlement: date | None = None
+    prices: dict[str, float] = field(default_factory=dict)
+    yields: dict[str, float] = field(default_factory=dict)
+    periods: tuple[Period, ...] = ()  # the deal's payment periods, built once (see ``with_periods``)
+
+    def with_periods(self) -> DealPayload:
+        """The payload with the deal's periods built, so that each scenario does not rebuild them."""
+        return replace(self, periods=tuple(build_periods(self.deal, self.calendar)))
+
+
+def run_scenario(base: RunScenario, scenario: Scenario) -> RunScenario:
+    """The runner's scenario for one grid point (CPR/PSA, CDR/SDA, severity, lag, rate shift) over ``base``."""
+    psa = scenario.prepayment_kind == "psa"
+    sda = scenario.default_kind == "sda"
+    return replace(
+        base, name=f"{base.name} #{scenario.index}",
+        cpr=0.0 if psa else scenario.prepayment, psa=scenario.prepayment if psa else None,
+        cdr=0.0 if sda else scenario.default, sda=scenario.default if sda else None,
+        severity=scenario.severity, recovery_lag_months=scenario.recovery_lag_periods,
+        rate_shift=scenario.rate_shift,
+    )
+
+
+#: Per-tranche metric names of a deal grid (each column is ``TRANCHE.metric``).
+TRANCHE_METRICS = ("price", "yield", "wal_years", "modified_duration", "loss", "window_start", "window_end")
+
+
+def deal_metrics(payload: DealPayload, scenario: Scenario) -> dict[str, Any]:
+    """Per-tranche figures of one grid point: the deal's waterfall run under the scenario, then priced.
+
+    Columns ``A.price`` (per 100, at the given yield) or ``A.yield`` (annual, at the given
+    or issue price), ``A.wal_years``, ``A.modified_duration``, ``A.loss`` (yuan unpaid at the
+    end), ``A.window_start`` / ``A.window_end`` (principal window, ISO dates, "" when no
+    principal is paid), and ``B.irr`` (XIRR) for each subordinate tranche; ``pool.defaults``
+    and ``pool.loss`` (yuan over the run).
+    """
+    run = run_deal(payload.deal, payload.calendar, run_scenario(payload.base, scenario), loans=payload.loans,
+                   periods=payload.periods or None)
+    out: dict[str, Any] = {}
+    for t in payload.deal.tranches:
+        x = tranche_metrics(run, t.id, settlement=payload.settlement, price=payload.prices.get(t.id),
+                            yield_rate=payload.yields.get(t.id))
+        window = x.principal_window
+        out.update({
+            f"{t.id}.price": x.price, f"{t.id}.yield": x.yield_rate, f"{t.id}.wal_years": x.wal_years,
+            f"{t.id}.modified_duration": x.modified_duration, f"{t.id}.loss": x.loss_yuan,
+            f"{t.id}.window_start": window[0].isoformat() if window else "",
+            f"{t.id}.window_end": window[1].isoformat() if window else "",
+        })
+        if t.tranche_class is m.TrancheClass.SUBORDINATE:
+            out[f"{t.id}.irr"] = float("nan") if x.xirr is None else x.xirr
+    out["pool.defaults"] = sum(r.pool.defaults_fen for r in run.periods) / 100.0
+    out["pool.loss"] = sum(r.pool.defaults_fen - r.pool.recoveries_fen for r in run.periods) / 100.0
+    return out
+
+
+Evaluator = Callable[[Any, Scenario], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class ScenarioResult:
     scenario: Scenario
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         """Flat dict: the scenario's fields then its metrics (for CSV / JSON / XLSX)."""

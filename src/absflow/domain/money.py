@@ -61,8 +61,10 @@ def fen_to_yuan(fen: int) -> Decimal:
 
 
 def format_yuan(fen: int) -> str:
-    """Integer fen → the decimal string used in JSON and reports ("1234.50")."""
-    return str(fen_to_yuan(fen))
+    """Integer fen → the decimal string used in JSON and reports ("1234.50"); the same text as
+    ``str(fen_to_yuan(fen))``, by integer arithmetic (delivery lists format every line)."""
+    whole, cents = divmod(abs(int(fen)), FEN_PER_YUAN)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
 def largest_remainder(total: int, weights: Sequence[int | float | Decimal]) -> list[int]:

@@ -11,8 +11,9 @@ in one transaction (absflow.services.daily). docs/DAILY.md describes every step.
 from __future__ import annotations
 
 import json
+from calendar import monthrange
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from absflow.calendar import Calendar, Convention, DayKind
+from absflow.calendar import Calendar, DayKind
+from absflow.cashflow.periods import Period, build_periods
 from absflow.deal.model import (
     Comparison,
     Deal,
@@ -29,7 +31,6 @@ from absflow.deal.model import (
     EffectKind,
     FeeBase,
     FeeKind,
-    Frequency,
     Metric,
     PurchaseMode,
     RevolvingThreshold,
@@ -37,12 +38,22 @@ from absflow.deal.model import (
     Trigger,
     rating_rank,
 )
+from absflow.domain.daycount import accrual_fraction
 from absflow.revolving.delivery import DeliveryList, delivery_list
 from absflow.revolving.eligibility import EligibilityResult, check_eligibility
 from absflow.revolving.ledger import Entry, Ledger
 from absflow.revolving.mtm import AssetClass, Positions, classify, client_ratios
+from absflow.revolving.payment import (
+    Distribution,
+    Payment,
+    WaterfallBooks,
+    account_name,
+    coming_interest_fen,
+    coupon_rates,
+)
+from absflow.revolving.payment import pay as pay_waterfall
 from absflow.revolving.selection import Selection, select_purchases
-from absflow.revolving.table import AssetTable
+from absflow.revolving.table import AssetTable, FloatArray, group_totals
 
 #: Days a repurchase instruction gives the originator to pay, in trading days (docs/DAILY.md).
 REPURCHASE_DUE_TRADING_DAYS = 3
@@ -78,7 +89,7 @@ GROUP_FIELDS = ("region", "industry", "branch")
 class PlanState:
     """What carries from one day to the next (stored as JSON beside the status row)."""
 
-    status: str  # revolving | amortizing | ended
+    status: str  # revolving | amortizing | accelerated | defaulted | ended
     last_run_date: date | None
     initial_pool_fen: int
     cumulative_default_fen: int
@@ -90,18 +101,30 @@ class PlanState:
     idle_rate: str = "0"
     ineligible_rate: str = "0"
     defaulted_assets: tuple[str, ...] = ()
-    #: Per senior tranche, the date its unpaid interest accrues from (ISO text).
-    tranche_accrual_start: dict[str, str] = field(default_factory=dict)
+    #: Per trigger id, how many consecutive tested days its condition has held (``consecutive_days``).
+    trigger_streaks: dict[str, int] = field(default_factory=dict)
+    #: Non-curable triggers that have hit: their effects hold for good (e.g. ``switch_waterfall``).
+    triggers_hit: tuple[str, ...] = ()
+    #: Was ``idle_rate`` measured (a day on which the plan could buy)? Windows, pauses and stops are not.
+    idle_measured: bool = True
+    #: The waterfall's carried amounts: unpaid interest per tranche, unpaid fees, one-off fees paid.
+    interest_unpaid_fen: dict[str, int] = field(default_factory=dict)
+    fee_unpaid_fen: dict[str, int] = field(default_factory=dict)
+    one_off_fees_paid: tuple[str, ...] = ()
+    #: Pool interest collected up to the last payment date (the tax base is the period's part).
+    interest_income_at_payment_fen: int = 0
 
-    def interest_start(self, tranche_id: str) -> date:
-        text = self.tranche_accrual_start.get(tranche_id)
-        return date.fromisoformat(text) if text else self.accrual_start
+    def waterfall_books(self) -> WaterfallBooks:
+        return WaterfallBooks(dict(self.tranche_balance_fen), dict(self.interest_unpaid_fen),
+                              dict(self.fee_unpaid_fen), self.one_off_fees_paid)
 
     def to_json(self) -> str:
         data = asdict(self)
         for key in ("last_run_date", "accrual_start", "stopped_on"):
             data[key] = data[key].isoformat() if data[key] else None
         data["defaulted_assets"] = list(self.defaulted_assets)
+        data["one_off_fees_paid"] = list(self.one_off_fees_paid)
+        data["triggers_hit"] = list(self.triggers_hit)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -110,7 +133,10 @@ class PlanState:
         for key in ("last_run_date", "accrual_start", "stopped_on"):
             data[key] = date.fromisoformat(data[key]) if data[key] else None
         data["defaulted_assets"] = tuple(data.get("defaulted_assets", ()))
-        return cls(**data)
+        data["one_off_fees_paid"] = tuple(data.get("one_off_fees_paid", ()))
+        data["triggers_hit"] = tuple(data.get("triggers_hit", ()))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # keys of older versions are dropped
 
 
 @dataclass(frozen=True)
@@ -129,17 +155,6 @@ class OpenRepurchase:
     @property
     def amount_fen(self) -> int:
         return self.principal_fen + self.interest_fen
-
-
-@dataclass(frozen=True)
-class Distribution:
-    payment_date: date
-    tranche_id: str
-    interest_due_fen: int
-    interest_paid_fen: int
-    principal_paid_fen: int
-    liquidity_drawn_fen: int
-    shortfall_paid_fen: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,9 @@ class DayResult:
     class_balances_fen: dict[str, int] = field(default_factory=dict)
     delinquency_fen: dict[str, int] = field(default_factory=dict)
     selection: Selection | None = None
+    payment: Payment | None = None  # the waterfall run on a payment date
+    #: Per deal trigger: consecutive days its condition has held, the days it needs, and whether it is hit.
+    triggers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def pool_balance_fen(self) -> int:
@@ -191,33 +209,14 @@ def empty_pool() -> pl.DataFrame:
 
 
 def payment_dates(deal: Deal, calendar: Calendar) -> list[date]:
-    """Adjusted payment dates of the deal from ``first_payment`` to the expected (or legal) maturity."""
-    dates = deal.dates
-    last = dates.expected_maturity or dates.legal_maturity
-    convention = Convention(dates.business_day_convention.value)
-    frequency = dates.payment_frequency
-    unadjusted: list[date] = []
-    if frequency is Frequency.AT_MATURITY:
-        unadjusted = [last]
-    elif frequency.weeks:
-        day = dates.first_payment
-        while day <= last:
-            unadjusted.append(day)
-            day += timedelta(weeks=frequency.weeks)
-    else:
-        months = frequency.months or 1
-        roll = dates.payment_day or dates.first_payment.day
-        return [
-            s.adjusted
-            for s in calendar.schedule(dates.first_payment, last, months=months, convention=convention, roll_day=roll)
-        ]
-    if not unadjusted or unadjusted[-1] != last:
-        unadjusted.append(last)
-    return [calendar.adjust(d, convention) for d in unadjusted]
+    """Adjusted payment dates of the deal from ``first_payment`` to the expected (or legal) maturity
+    (the ends of the cash-flow engine's periods: dates that roll onto one day are one payment)."""
+    return [p.end for p in build_periods(deal, calendar, extend=False)]
 
 
-def _year_fraction(start: date, end: date, basis: int = 365) -> Fraction:
-    return Fraction(max((end - start).days, 0), basis)
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 def _fen(value: Fraction | Decimal | float) -> int:
@@ -292,12 +291,15 @@ def _vocab_codes(values: pl.Series, vocab: pl.Series) -> np.ndarray[Any, np.dtyp
 
 
 def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tuple[AssetTable, AssetTable]:
-    """Pool and candidates as :class:`AssetTable` with shared client/group vocabularies."""
+    """Pool and candidates as :class:`AssetTable` with shared client/group vocabularies (sorted).
+
+    Only the candidates are ranked by code (the selection's last tie-break); a pool row's
+    ``code_rank`` is its position, as pool assets are never ranked against each other."""
     vocab: dict[str, pl.Series] = {}
     pool = pool.with_columns(pl.col("obligor_id").alias("client_id"))
     for name, column in (("client", "client_id"), *((g, g) for g in GROUP_FIELDS)):
-        both = pl.concat([pool.get_column(column).fill_null(""), candidates.get_column(column).fill_null("")])
-        vocab[name] = both.unique().sort()
+        distinct = [frame.get_column(column).fill_null("").unique() for frame in (pool, candidates)]
+        vocab[name] = pl.concat(distinct).unique().sort()
     tables = []
     for frame, principal in ((pool, "balance_fen"), (candidates, "principal_outstanding_fen")):
         n = frame.height
@@ -314,7 +316,10 @@ def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tup
         )
         due = frame.get_column("maturity_date" if principal == "balance_fen" else "due_date")
         codes = frame.get_column("asset_id" if principal == "balance_fen" else "contract_id")
-        rank = codes.rank("ordinal").cast(pl.Int64).to_numpy() if n else np.zeros(0, np.int64)
+        if principal == "balance_fen":
+            rank = np.arange(n, dtype=np.int64)
+        else:
+            rank = codes.rank("ordinal").cast(pl.Int64).to_numpy() if n else np.zeros(0, np.int64)
         status = frame.get_column("status").fill_null("") if "status" in frame.columns else pl.Series([""] * n)
         tables.append(
             AssetTable(
@@ -360,14 +365,35 @@ class DayContext:
     deal: Deal
     calendar: Calendar
     payment_dates: tuple[date, ...]
+    periods: tuple[Period, ...] = ()
+    coupon_rates: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def build(cls, plan_code: str, deal: Deal, calendar: Calendar) -> DayContext:
-        return cls(plan_code, deal, calendar, tuple(payment_dates(deal, calendar)))
+        periods = tuple(build_periods(deal, calendar, extend=False))
+        return cls(plan_code, deal, calendar, tuple(p.end for p in periods), periods, coupon_rates(deal))
+
+    def period_ending(self, payment_date: date) -> Period:
+        """The waterfall period whose payment date is ``payment_date``."""
+        return next(p for p in self.periods if p.end == payment_date)
 
     @property
     def revolving_end(self) -> date | None:
-        return self.deal.periods.revolving.end if self.deal.periods.revolving else None
+        """Last day purchases may happen: the revolving period's end, or the day before the final
+        amortization period (期末摊还期) starts when the deal has it start earlier (its ``start``,
+        or ``length_working_days`` / ``length_months`` before the final payment date; the
+        earliest of those given)."""
+        revolving = self.deal.periods.revolving
+        if revolving is None:
+            return None
+        final = self.deal.periods.final_amortization
+        starts = [] if final is None else [d for d in (
+            final.start,
+            self.calendar.working_days_before(self.final_date, final.length_working_days)
+            if final.length_working_days else None,
+            _months_before(self.final_date, final.length_months) if final.length_months else None,
+        ) if d is not None]
+        return min([revolving.end, *(d - timedelta(days=1) for d in starts)])
 
     def next_payment_date(self, day: date) -> date | None:
         for payment in self.payment_dates:
@@ -395,16 +421,19 @@ class DayContext:
 
 
 def opening_state(ctx: DayContext, pool: pl.DataFrame, first_day: date) -> PlanState:
-    """State before the first run: the initial pool against the tranches' capital."""
+    """State before the first run: the initial pool and the deal's funded accounts (``initial_balance``,
+    e.g. a reserve) against the tranches' capital; the rest of the capital is custody cash."""
     pool_fen = int(pool.get_column("balance_fen").sum() or 0)
     sizes = {t.id: _yuan_fen(t.size) for t in ctx.deal.tranches}
     ledger = Ledger()
-    lines: list[tuple[str, int]] = [("asset:pool", pool_fen)]
-    capital = sum(sizes.values())
-    if capital > pool_fen:
-        lines.append(("cash:custody_principal", capital - pool_fen))
-    elif pool_fen > capital:
-        lines.append(("equity:overcollateral", capital - pool_fen))
+    funded = [(account_name(ctx.deal, a.id), _yuan_fen(a.initial_balance)) for a in ctx.deal.accounts
+              if a.id != ctx.deal.collection_account and a.initial_balance]
+    lines: list[tuple[str, int]] = [("asset:pool", pool_fen), *funded]
+    left = sum(sizes.values()) - pool_fen - sum(fen for _, fen in funded)
+    if left > 0:
+        lines.append(("cash:custody_principal", left))
+    elif left < 0:
+        lines.append(("equity:overcollateral", left))
     lines.extend((f"equity:tranche:{tid}", -size) for tid, size in sizes.items())
     ledger.post(Entry("opening: initial pool and investors' capital", tuple(lines)))
     status = "revolving" if ctx.deal.periods.initial_status is DealStatus.REVOLVING else "amortizing"
@@ -426,37 +455,25 @@ def _indicators(inputs: Mapping[str, pl.DataFrame]) -> dict[str, str]:
     return {str(n): str(v) for n, v in zip(frame.get_column("name"), frame.get_column("value"), strict=True)}
 
 
-def _fees_due(ctx: DayContext, start: date, end: date, tranche_balance_fen: Mapping[str, int], pool_fen: int) -> int:
-    total = Fraction(0)
-    years = _year_fraction(start, end)
+def _fees_due(ctx: DayContext, period: Period, state: PlanState, pool_fen: int) -> int:
+    """Fees the waterfall will find due on ``period``'s payment date: unpaid fees carried, this
+    period's accrual by the fee's day count, and one-off fees falling due (for the reserve)."""
+    total = Decimal(sum(state.fee_unpaid_fen.values()))
     for fee in ctx.deal.fees:
+        years = accrual_fraction(period.start, period.end, fee.day_count or ctx.deal.dates.day_count)
         if fee.kind is FeeKind.FIXED and fee.amount is not None:
-            total += Fraction(fee.amount) * 100 * years
+            total += fee.amount * 100 * years
         elif fee.kind is FeeKind.PERCENT_OF_BALANCE and fee.rate is not None:
             if fee.base is FeeBase.POOL:
                 base = pool_fen
             else:
-                names = fee.tranches or tuple(tranche_balance_fen)
-                base = sum(tranche_balance_fen.get(n, 0) for n in names)
-            total += Fraction(fee.rate) * base * years
+                names = fee.tranches or tuple(state.tranche_balance_fen)
+                base = sum(state.tranche_balance_fen.get(n, 0) for n in names)
+            total += fee.rate * base * years
+        elif fee.kind is FeeKind.ONE_OFF and fee.id not in state.one_off_fees_paid and fee.amount is not None \
+                and (fee.on is None or period.end >= fee.on):
+            total += fee.amount * 100
     return _fen(total)
-
-
-def _senior_interest_due(
-    ctx: DayContext, state: PlanState, end: date, balances: Mapping[str, int], revolving: bool
-) -> dict[str, int]:
-    due: dict[str, int] = {}
-    for tranche in ctx.deal.tranches:
-        if tranche.tranche_class is not TrancheClass.SENIOR or tranche.coupon.rate is None:
-            continue
-        if revolving and not tranche.interest.during_revolving:
-            continue
-        basis = 360 if (tranche.interest.day_count or ctx.deal.dates.day_count).value == "ACT/360" else 365
-        start = state.interest_start(tranche.id)
-        due[tranche.id] = _fen(
-            Fraction(tranche.coupon.rate) * balances.get(tranche.id, 0) * _year_fraction(start, end, basis)
-        )
-    return due
 
 
 def run_day(
@@ -513,9 +530,15 @@ def run_day(
         principal = int(paid.get_column("principal_fen").sum() or 0)
         interest = int(paid.get_column("interest_fen").sum() or 0)
         fees = int(paid.get_column("fees_fen").sum() or 0)
-        for row in paid.select("asset_id", "principal_fen", "interest_fen", "fees_fen").iter_rows():
-            events.append(AssetEvent(row[0], "collection", int(row[1]), int(row[2]), int(row[3])))
-            changed.add(row[0])
+        paid_ids = paid.get_column("asset_id").to_list()
+        events.extend(
+            AssetEvent(a, "collection", p, i, f)
+            for a, p, i, f in zip(
+                paid_ids, *(paid.get_column(c).to_list() for c in ("principal_fen", "interest_fen", "fees_fen")),
+                strict=True,
+            )
+        )
+        changed.update(paid_ids)
         ledger.post(
             _entry(
                 "collections received",
@@ -654,19 +677,24 @@ def run_day(
             updated_repurchases[asset_id] = replace(item, settled_on=day)
             events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
 
-    # 5. mark to market (positions × close prices, cash and debts per client).
-    pool = _mark_to_market(pool, inputs)
+    # 5. the day's asset tables, built once (pool and candidates share sorted client/group
+    #    vocabularies), and mark to market (positions × close prices, cash and debts per client).
+    candidates = _candidate_frame(inputs.get("candidates"))
+    all_table, cand_table = asset_tables(pool, candidates, day)
+    all_table = replace(all_table, maintenance_ratio=_marked_ratio(pool, all_table, inputs))
 
     # 6. classification, eligibility re-check and repurchase instructions.
-    active = pool.filter(~pl.col("asset_id").is_in(list(removals)))
+    if removals:
+        kept = ~pool.get_column("asset_id").is_in(list(removals)).to_numpy()
+        active, pool_table = pool.filter(pl.Series(kept)), all_table.take(kept)
+    else:
+        active, pool_table = pool, all_table
     lines = spec.maintenance_lines if spec else None
-    empty_candidates = _empty_candidates()
-    pool_table, _ = asset_tables(active, empty_candidates, day)
     static = check_eligibility(
         pool_table, spec.eligibility if spec else (), as_of=day, plan_end=deal.dates.legal_maturity
     ).failed_static()
     overdue = pool_table.overdue_days > 0
-    defaulted = active.get_column("status").fill_null("").to_numpy() == "defaulted"
+    defaulted = (active.get_column("status") == "defaulted").fill_null(False).to_numpy()
     classes = classify(
         maintenance_ratio=pool_table.maintenance_ratio,
         warning_line=float(lines.warning) if lines and lines.warning is not None else None,
@@ -682,13 +710,12 @@ def run_day(
     end_of_term = ctx.end_of_term_from is not None and day >= ctx.end_of_term_from
     due_on = _due_date(calendar, day, ctx.last_due_date)
     accrued_now = pool_table.accrued_interest_fen
-    codes = np.asarray(pool_table.code, dtype=object)
-    code_series = pl.Series("code", pool_table.code, dtype=pl.String)
+    code_series = active.get_column("asset_id")  # = pool_table.code, row for row
     npl = classes == AssetClass.NON_PERFORMING
     known_default = code_series.is_in(sorted(defaulted_assets)).to_numpy()
     fresh_default = npl & ~known_default
     new_defaults = int(balances_np[fresh_default].sum())
-    defaulted_assets.update(codes[fresh_default].tolist())
+    defaulted_assets.update(code_series.filter(pl.Series(fresh_default)).to_list())
     bad = classes >= AssetClass.INELIGIBLE
     wanted = (bad | end_of_term) & (balances_np > 0)
     instructed = set(repurchases) | set(updated_repurchases)
@@ -698,7 +725,7 @@ def run_day(
         klass = AssetClass(int(classes[position]))
         reason = klass.name.lower() if klass >= AssetClass.INELIGIBLE else "end_of_term_unsettled"
         instruction = OpenRepurchase(
-            str(codes[position]), reason, day, due_on, int(balances_np[position]), int(accrued_now[position])
+            str(pool_table.code[position]), reason, day, due_on, int(balances_np[position]), int(accrued_now[position])
         )
         new_repurchases.append(instruction)
         events.append(
@@ -722,28 +749,38 @@ def run_day(
     cumulative_default = state.cumulative_default_fen + new_defaults
     metrics_for_triggers = {
         Metric.INELIGIBLE_ASSET_RATE.value: _dec(ineligible_rate),
-        Metric.FUND_IDLE_RATE.value: state.idle_rate,
         Metric.CUMULATIVE_DEFAULT_RATE.value: _dec(Fraction(cumulative_default, state.initial_pool_fen or 1)),
         Metric.DELINQUENCY_RATE.value: _dec(Fraction(sum(delinquency.values()), pool_fen or 1)),
         Metric.POOL_FACTOR.value: _dec(Fraction(pool_fen, state.initial_pool_fen or 1)),
     }
+    if state.idle_measured:
+        metrics_for_triggers[Metric.FUND_IDLE_RATE.value] = state.idle_rate
     status = state.status
     stopped_on, stop_reason = state.stopped_on, state.stop_reason
     paused_by: list[str] = []
+    streaks = dict(state.trigger_streaks)
+    if status in ("revolving", "amortizing"):
+        streaks = _trigger_streaks(deal.triggers, day, metrics_for_triggers, indicators, streaks)
+    triggers_hit = tuple(t.id for t in deal.triggers if t.id in state.triggers_hit
+                         or (not t.curable and _trigger_hit(t, streaks)))
+    if status == "amortizing" and (raised := _raised_status(deal, streaks)) != status:
+        status = raised
+        reasons.append(f"status {raised}: {', '.join(_status_triggers(deal, streaks, raised))}")
     if status == "revolving":
-        stop = _stops(deal.triggers, spec.stop_when if spec else (), day, metrics_for_triggers, indicators)
+        stop = _stops(deal.triggers, spec.stop_when if spec else (), day, metrics_for_triggers, indicators, streaks)
         if late:
             stop.append(f"late repurchase payment by the originator ({', '.join(sorted(r.asset_id for r in late))})")
         if indicators.get("late_payment", "").lower() in ("1", "true", "yes"):
             stop.append("late payment reported (indicator late_payment)")
         if stop:
-            status, stopped_on, stop_reason = "amortizing", day, "; ".join(stop)
-            reasons.append(f"revolving stopped for good: {stop_reason}")
+            status, stopped_on, stop_reason = _raised_status(deal, streaks), day, "; ".join(stop)
+            reasons.append(f"revolving stopped for good ({status}): {stop_reason}")
         elif ctx.revolving_end is not None and day > ctx.revolving_end:
             status, stopped_on, stop_reason = "amortizing", day, "revolving period ended"
             reasons.append("revolving period ended: final amortization")
         else:
-            paused_by = _pauses(deal.triggers, spec.pause_when if spec else (), day, metrics_for_triggers, indicators)
+            paused_by = _pauses(deal.triggers, spec.pause_when if spec else (), day, metrics_for_triggers, indicators,
+                                streaks)
     next_payment = ctx.next_payment_date(day)
     window_days = deal.periods.revolving.interim_amortization_working_days if deal.periods.revolving else 0
     in_window = False
@@ -764,11 +801,12 @@ def run_day(
         purchase_state = "purchase"
 
     # 8. reserve for the coming coupon and fees, then cash available by mode.
-    revolving_now = status == "revolving"
-    accrual_end = next_payment or ctx.final_date
-    coupon_due = _senior_interest_due(ctx, state, accrual_end, state.tranche_balance_fen, revolving_now)
-    fees_due = _fees_due(ctx, state.accrual_start, accrual_end, state.tranche_balance_fen, pool_fen)
-    reserve_target = sum(coupon_due.values()) + fees_due
+    reserve_target = 0
+    if next_payment is not None:
+        period = ctx.period_ending(next_payment)
+        seniors = tuple(t.id for t in deal.tranches if t.tranche_class is TrancheClass.SENIOR)
+        coupon_due = coming_interest_fen(deal, period, state.waterfall_books(), ctx.coupon_rates, seniors)
+        reserve_target = sum(coupon_due.values()) + _fees_due(ctx, period, state, pool_fen)
     top_up = max(0, reserve_target - ledger.balance("cash:reserve"))
     from_interest = min(top_up, max(0, ledger.balance("cash:custody_interest")))
     from_principal = min(top_up - from_interest, max(0, ledger.balance("cash:custody_principal")))
@@ -788,20 +826,20 @@ def run_day(
     available = principal_cash if mode is PurchaseMode.PRINCIPAL_BUY_PRINCIPAL else principal_cash + interest_cash
 
     # 9. revolving purchase.
-    candidates = inputs.get("candidates")
     purchases = _empty_purchases()
     selection: Selection | None = None
     rejections: dict[str, int] = {}
     chosen_codes: list[str] = []
     if purchase_state == "purchase":
-        if candidates is None or candidates.height == 0:
+        if candidates.height == 0:
             purchase_state = "no_candidates"
         elif available <= 0:
             purchase_state = "no_cash"
         else:
-            remaining_pool = active.filter(~pl.col("asset_id").is_in([r.asset_id for r in new_repurchases]))
+            staying = ~wanted  # the pool after today's repurchase instructions
             selection, chosen_codes, purchases, rejections = _purchase(
-                ctx, day, remaining_pool, candidates, available, mode, owned_elsewhere or set()
+                ctx, day, pool_table.take(staying), active.get_column("asset_id").filter(pl.Series(staying)),
+                candidates, cand_table, available, mode, owned_elsewhere or set()
             )
             spent = selection.price_fen
             bought_principal = selection.principal_fen
@@ -819,8 +857,10 @@ def run_day(
                     ],
                 )
             )
-            for row in purchases.select("asset_id", "balance_fen", "accrued_interest_fen").iter_rows():
-                events.append(AssetEvent(row[0], "purchase", int(row[1]), int(row[2])))
+            events.extend(
+                AssetEvent(a, "purchase", p, i)
+                for a, p, i in purchases.select("asset_id", "balance_fen", "accrued_interest_fen").iter_rows()
+            )
             purchase_state = "purchased" if chosen_codes else "nothing_eligible"
     delivery = delivery_list(
         ctx.plan_code,
@@ -850,15 +890,17 @@ def run_day(
 
     # 10. payment date: fees, senior interest (liquidity support, shortfall payment), principal when amortizing.
     distributions: list[Distribution] = []
-    tranche_balances = dict(state.tranche_balance_fen)
+    books = state.waterfall_books()
     accrual_start = state.accrual_start
-    tranche_starts = dict(state.tranche_accrual_start)
+    interest_mark = state.interest_income_at_payment_fen
+    payment: Payment | None = None
     if day in ctx.payment_dates:
-        distributions, tranche_balances = _pay(ctx, day, ledger, state, status, pool_after, day == ctx.final_date)
-        accrual_start = day
-        for distribution in distributions:
-            if distribution.interest_due_fen or distribution.interest_paid_fen:
-                tranche_starts[distribution.tranche_id] = day.isoformat()
+        income = -ledger.balance("income:interest")
+        payment = pay_waterfall(deal, ctx.period_ending(day), ledger, books, DealStatus(status), pool_fen=pool_after,
+                                period_interest_fen=income - interest_mark,
+                                waterfall_id=_switched_waterfall(deal, streaks, triggers_hit))
+        distributions, books, interest_mark, accrual_start = payment.distributions, payment.books, income, day
+        reasons.append(f"payment date: waterfall {payment.waterfall}")
         if day == ctx.final_date:
             status = "ended"
 
@@ -884,14 +926,20 @@ def run_day(
         initial_pool_fen=state.initial_pool_fen,
         cumulative_default_fen=cumulative_default,
         balances=ledger.snapshot(),
-        tranche_balance_fen=tranche_balances,
+        tranche_balance_fen=books.tranche_balance_fen,
         accrual_start=accrual_start,
         stopped_on=stopped_on,
         stop_reason=stop_reason,
         idle_rate=_dec(idle_rate),
         ineligible_rate=metrics_for_triggers[Metric.INELIGIBLE_ASSET_RATE.value],
         defaulted_assets=tuple(sorted(defaulted_assets)),
-        tranche_accrual_start=tranche_starts,
+        trigger_streaks=streaks,
+        triggers_hit=triggers_hit,
+        idle_measured=purchase_state not in ("window", "paused", "stopped", "final_amortization"),
+        interest_unpaid_fen=books.interest_unpaid_fen,
+        fee_unpaid_fen=books.fee_unpaid_fen,
+        one_off_fees_paid=books.one_off_fees_paid,
+        interest_income_at_payment_fen=interest_mark,
     )
     update_columns = [
         "asset_id",
@@ -924,6 +972,10 @@ def run_day(
         class_balances_fen=class_balances,
         delinquency_fen=delinquency,
         selection=selection,
+        payment=payment,
+        triggers={t.id: {"days": str(streaks.get(t.id, 0)), "needed": str(t.consecutive_days),
+                         "hit": str(t.id in triggers_hit or _trigger_hit(t, streaks)).lower()}
+                  for t in deal.triggers},
     )
 
 
@@ -970,24 +1022,92 @@ def _buckets(
     return {name: int(balance_fen[(overdue_days >= low) & (overdue_days <= high)].sum()) for name, low, high in edges}
 
 
+def _trigger_streaks(
+    triggers: Sequence[Trigger],
+    day: date,
+    metrics: Mapping[str, str],
+    indicators: Mapping[str, str],
+    streaks: Mapping[str, int],
+) -> dict[str, int]:
+    """Consecutive days each trigger's condition has held, today included. A day on which the
+    trigger's metric is not known (e.g. the fund idle rate after a day without purchases by
+    rule) neither counts nor breaks the run; before ``test_from`` the count stays 0."""
+    out = dict(streaks)
+    for trigger in triggers:
+        if trigger.test_from and day < trigger.test_from:
+            out[trigger.id] = 0
+            continue
+        if not _metric_known(trigger.metric.value, metrics, indicators):
+            continue
+        hit = _metric_hit(trigger.metric.value, trigger.comparison, trigger.threshold.value_on(day), metrics,
+                          indicators)
+        out[trigger.id] = out.get(trigger.id, 0) + 1 if hit else 0
+    return out
+
+
+def _metric_known(metric: str, metrics: Mapping[str, str], indicators: Mapping[str, str]) -> bool:
+    if metric == Metric.ORIGINATOR_RATING:
+        return "originator_rating" in indicators
+    return metric in metrics or metric in indicators
+
+
+def _trigger_hit(trigger: Trigger, streaks: Mapping[str, int]) -> bool:
+    """Has the trigger's condition held on its ``consecutive_days`` (k) consecutive days?"""
+    return streaks.get(trigger.id, 0) >= trigger.consecutive_days
+
+
+_SEVERITY = (DealStatus.AMORTIZING, DealStatus.ACCELERATED, DealStatus.DEFAULTED)
+
+
+def _status_triggers(deal: Deal, streaks: Mapping[str, int], status: str) -> list[str]:
+    """Non-curable triggers hit (k days included) that change the status to ``status``."""
+    return [t.id for t in deal.triggers if not t.curable and _trigger_hit(t, streaks)
+            and any(e.kind is EffectKind.CHANGE_STATUS and e.status is not None and e.status.value == status
+                    for e in t.effects)]
+
+
+def _switched_waterfall(deal: Deal, streaks: Mapping[str, int], triggers_hit: Sequence[str]) -> str | None:
+    """The waterfall a ``switch_waterfall`` effect names (the last active trigger in the deal's order
+    wins, as in the cash-flow engine): non-curable triggers once hit, curable ones while hit."""
+    switched = None
+    for trigger in deal.triggers:
+        if trigger.id in triggers_hit or (trigger.curable and _trigger_hit(trigger, streaks)):
+            for effect in trigger.effects:
+                if effect.kind is EffectKind.SWITCH_WATERFALL:
+                    switched = effect.waterfall
+    return switched
+
+
+def _raised_status(deal: Deal, streaks: Mapping[str, int]) -> str:
+    """Status once revolving stops: amortizing, or the most severe ``change_status`` of a non-curable
+    trigger that has hit (accelerated, defaulted) when the deal has a waterfall for it."""
+    raised = DealStatus.AMORTIZING
+    for status in _SEVERITY:
+        if status in deal.waterfalls and _status_triggers(deal, streaks, status.value):
+            raised = status
+    return raised.value
+
+
 def _stops(
     triggers: Sequence[Trigger],
     stop_when: Sequence[RevolvingThreshold],
     day: date,
     metrics: Mapping[str, str],
     indicators: Mapping[str, str],
+    streaks: Mapping[str, int],
 ) -> list[str]:
     hits = []
     for trigger in triggers:
-        if trigger.curable or (trigger.test_from and day < trigger.test_from):
+        if trigger.curable:
             continue
         effects = {e.kind for e in trigger.effects}
         if EffectKind.STOP_REVOLVING not in effects and not any(
             e.kind is EffectKind.CHANGE_STATUS and e.status is not DealStatus.REVOLVING for e in trigger.effects
         ):
             continue
-        if _metric_hit(trigger.metric.value, trigger.comparison, trigger.threshold.value_on(day), metrics, indicators):
-            hits.append(f"trigger {trigger.id} ({trigger.name or trigger.metric.value})")
+        if _trigger_hit(trigger, streaks):
+            days = f", {streaks[trigger.id]} days" if trigger.consecutive_days > 1 else ""
+            hits.append(f"trigger {trigger.id} ({trigger.name or trigger.metric.value}{days})")
     for threshold in stop_when:
         if _metric_hit(threshold.metric.value, threshold.comparison, threshold.value, metrics, indicators):
             hits.append(
@@ -1002,12 +1122,13 @@ def _pauses(
     day: date,
     metrics: Mapping[str, str],
     indicators: Mapping[str, str],
+    streaks: Mapping[str, int],
 ) -> list[str]:
     hits = []
     for trigger in triggers:
         if not trigger.curable or not any(e.kind is EffectKind.STOP_REVOLVING for e in trigger.effects):
             continue
-        if _metric_hit(trigger.metric.value, trigger.comparison, trigger.threshold.value_on(day), metrics, indicators):
+        if _trigger_hit(trigger, streaks):
             hits.append(f"trigger {trigger.id}")
     for threshold in pause_when:
         if _metric_hit(threshold.metric.value, threshold.comparison, threshold.value, metrics, indicators):
@@ -1015,57 +1136,51 @@ def _pauses(
     return hits
 
 
-def _mark_to_market(pool: pl.DataFrame, inputs: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+def _marked_ratio(pool: pl.DataFrame, table: AssetTable, inputs: Mapping[str, pl.DataFrame]) -> FloatArray:
+    """Maintenance ratio per row of ``table`` (built from ``pool``): the client's ratio from the
+    day's positions × close prices, cash and debts, one numpy pass keyed by the table's client
+    codes; the stored ratio where the client's is unknown (no positions file, no debt)."""
     positions, prices = inputs.get("positions"), inputs.get("prices")
     if positions is None or prices is None or pool.height == 0:
-        return pool
-    accounts = inputs.get("accounts")
-    clients = pool.get_column("obligor_id").unique().sort()
-    client_code = pl.DataFrame({"obligor_id": clients}).with_row_index("c")
+        return table.maintenance_ratio
+    client_code = pl.DataFrame({"client_id": pl.Series(table.vocab["client"], dtype=pl.String)}).with_row_index("c")
+    clients = client_code.height
     securities = prices.get_column("security_code").unique().sort()
     security_code = pl.DataFrame({"security_code": securities}).with_row_index("s")
     price = prices.group_by("security_code").agg(pl.col("close_price").last()).join(security_code, on="security_code")
     close = np.zeros(len(securities), np.float64)
     close[price.get_column("s").to_numpy()] = price.get_column("close_price").to_numpy()
-    held = (
-        positions.rename({"client_id": "obligor_id"})
-        .join(client_code, on="obligor_id", how="inner")
-        .join(security_code, on="security_code", how="inner")
+    held = positions.join(client_code, on="client_id", how="inner", maintain_order="left").join(
+        security_code, on="security_code", how="inner", maintain_order="left"
     )
-    debt_default = (
-        pool.with_columns((pl.col("balance_fen") + pl.col("accrued_interest_fen")).alias("debt"))
-        .group_by("obligor_id")
-        .agg(pl.col("debt").sum())
+    debt = group_totals(
+        table.client,
+        pool.get_column("balance_fen").fill_null(0).to_numpy() + pool.get_column("accrued_interest_fen").fill_null(0)
+        .to_numpy(),
+        clients,
     )
-    per_client = client_code.join(debt_default, on="obligor_id", how="left")
+    cash = np.zeros(clients, np.int64)
+    accounts = inputs.get("accounts")
     if accounts is not None and accounts.height:
-        per_client = per_client.join(
-            accounts.rename({"client_id": "obligor_id"}).select("obligor_id", "cash_balance_fen", "debt_fen"),
-            on="obligor_id",
-            how="left",
-        ).with_columns(pl.coalesce("debt_fen", "debt").alias("debt"), pl.col("cash_balance_fen").fill_null(0))
-    else:
-        per_client = per_client.with_columns(pl.lit(0, dtype=pl.Int64).alias("cash_balance_fen"))
-    per_client = per_client.sort("c")
+        owed = accounts.join(client_code, on="client_id", how="inner")
+        at = owed.get_column("c").cast(pl.Int64).to_numpy()
+        cash[at] = owed.get_column("cash_balance_fen").fill_null(0).cast(pl.Int64).to_numpy()
+        reported = owed.get_column("debt_fen").cast(pl.Int64)
+        known = reported.is_not_null().to_numpy()
+        debt[at[known]] = reported.to_numpy()[known]
     ratio = client_ratios(
-        clients=len(clients),
+        clients=clients,
         positions=Positions(
             held.get_column("c").cast(pl.Int64).to_numpy(),
             held.get_column("s").cast(pl.Int64).to_numpy(),
             held.get_column("quantity").cast(pl.Float64).to_numpy(),
         ),
         close_price=close,
-        cash_fen=per_client.get_column("cash_balance_fen").fill_null(0).cast(pl.Int64).to_numpy(),
-        debt_fen=per_client.get_column("debt").fill_null(0).cast(pl.Int64).to_numpy(),
+        cash_fen=cash,
+        debt_fen=debt,
     )
-    ratios = pl.DataFrame({"obligor_id": clients, "mtm_ratio": np.round(ratio, 6)})
-    return (
-        pool.join(ratios, on="obligor_id", how="left")
-        .with_columns(
-            pl.coalesce(pl.col("mtm_ratio").fill_nan(None), pl.col("maintenance_ratio")).alias("maintenance_ratio")
-        )
-        .drop("mtm_ratio")
-    )
+    marked = np.round(ratio, 6)[table.client]
+    return np.where(np.isnan(marked), table.maintenance_ratio, marked)
 
 
 def _empty_candidates() -> pl.DataFrame:
@@ -1092,26 +1207,35 @@ def _empty_purchases() -> pl.DataFrame:
     return pl.DataFrame(schema=POOL_COLUMNS)
 
 
+def _candidate_frame(candidates: pl.DataFrame | None) -> pl.DataFrame:
+    """The day's candidates with every column the tables read (absent optional ones null)."""
+    if candidates is None:
+        return _empty_candidates()
+    for column, dtype in _empty_candidates().schema.items():
+        if column not in candidates.columns:
+            candidates = candidates.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    return candidates
+
+
 def _purchase(
     ctx: DayContext,
     day: date,
-    pool: pl.DataFrame,
+    pool_table: AssetTable,
+    pool_ids: pl.Series,
     candidates: pl.DataFrame,
+    cand_table: AssetTable,
     available_fen: int,
     mode: PurchaseMode,
     owned_elsewhere: set[str],
 ) -> tuple[Selection, list[str], pl.DataFrame, dict[str, int]]:
     spec = ctx.deal.revolving
     assert spec is not None
-    for column, dtype in _empty_candidates().schema.items():
-        if column not in candidates.columns:
-            candidates = candidates.with_columns(pl.lit(None, dtype=dtype).alias(column))
-    pool_table, cand_table = asset_tables(pool, candidates, day)
     result: EligibilityResult = check_eligibility(
         cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
     )
     codes = candidates.get_column("contract_id")
-    owned = codes.is_in(pool.get_column("asset_id").implode()) | codes.is_in(
+    in_pool = pool_ids.filter(pool_ids.is_in(codes.implode()))  # the few pool ids among the candidates
+    owned = codes.is_in(in_pool.implode()) | codes.is_in(
         pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode())
     owned_np = owned.to_numpy()
     eligible = result.eligible & ~owned_np
@@ -1151,113 +1275,3 @@ def _purchase(
         # Bought at par for principal: the seller keeps the accrued interest; the plan accrues from today.
         purchases = purchases.with_columns(pl.lit(0, dtype=pl.Int64).alias("accrued_interest_fen"))
     return selection, purchases.get_column("asset_id").to_list(), purchases, rejections
-
-
-def _pay(
-    ctx: DayContext, day: date, ledger: Ledger, state: PlanState, status: str, pool_fen: int, final: bool
-) -> tuple[list[Distribution], dict[str, int]]:
-    """Payment date: fees, then senior interest from reserve → custody interest → custody principal,
-    then liquidity support (流动性支持), then shortfall payment (差额支付); principal when amortizing."""
-    deal = ctx.deal
-    balances = dict(state.tranche_balance_fen)
-    revolving = status == "revolving"
-    fees = _fees_due(ctx, state.accrual_start, day, balances, pool_fen)
-    sources = ("cash:reserve", "cash:custody_interest", "cash:custody_principal")
-    _pay_from(ledger, sources, "expense:fees", fees, "fees")
-    interest_due = _senior_interest_due(ctx, state, day, balances, revolving)
-    out: list[Distribution] = []
-    for tranche in deal.tranches:
-        if tranche.tranche_class is not TrancheClass.SENIOR:
-            continue
-        due = interest_due.get(tranche.id, 0)
-        paid = _pay_from(ledger, sources, f"distribution:interest:{tranche.id}", due, f"senior interest {tranche.id}")
-        drawn = shortfall_paid = 0
-        short = due - paid
-        for facility in deal.credit_enhancement.liquidity_support:
-            if short > 0 and tranche.id in facility.tranches and facility.cover_interest:
-                cap = _yuan_fen(facility.cap) if facility.cap is not None else short
-                draw = min(short, cap)
-                ledger.move(
-                    f"liquidity support drawn ({facility.id})",
-                    "cash:originator_support",
-                    "liability:liquidity_support",
-                    draw,
-                )
-                ledger.move(
-                    f"senior interest {tranche.id} from liquidity support",
-                    f"distribution:interest:{tranche.id}",
-                    "cash:originator_support",
-                    draw,
-                )
-                drawn += draw
-                short -= draw
-        for guarantee in deal.credit_enhancement.shortfall_payment:
-            if short > 0 and tranche.id in guarantee.tranches and guarantee.cover_interest:
-                ledger.move(
-                    f"shortfall payment received ({guarantee.id})",
-                    "cash:custody_interest",
-                    "equity:shortfall_payment",
-                    short,
-                )
-                ledger.move(
-                    f"senior interest {tranche.id} from shortfall payment",
-                    f"distribution:interest:{tranche.id}",
-                    "cash:custody_interest",
-                    short,
-                )
-                shortfall_paid += short
-                short = 0
-        out.append(Distribution(day, tranche.id, due, paid + drawn + shortfall_paid, 0, drawn, shortfall_paid))
-    if status != "revolving" or final:
-        for tranche in deal.tranches:
-            owed = balances.get(tranche.id, 0)
-            if owed <= 0:
-                continue
-            senior = tranche.tranche_class is TrancheClass.SENIOR
-            if not senior and not final:
-                continue
-            principal_sources = ("cash:custody_principal", "cash:custody_interest", "cash:reserve")
-            paid = _pay_from(
-                ledger, principal_sources, f"distribution:principal:{tranche.id}", owed, f"principal {tranche.id}"
-            )
-            shortfall_paid = 0
-            if senior and final and paid < owed:
-                for guarantee in deal.credit_enhancement.shortfall_payment:
-                    if tranche.id in guarantee.tranches and guarantee.cover_principal and paid < owed:
-                        gap = owed - paid
-                        ledger.move(
-                            f"shortfall payment received ({guarantee.id})",
-                            "cash:custody_principal",
-                            "equity:shortfall_payment",
-                            gap,
-                        )
-                        ledger.move(
-                            f"principal {tranche.id} from shortfall payment",
-                            f"distribution:principal:{tranche.id}",
-                            "cash:custody_principal",
-                            gap,
-                        )
-                        shortfall_paid += gap
-                        paid += gap
-            balances[tranche.id] = owed - paid
-            existing = next((d for d in out if d.tranche_id == tranche.id), None)
-            if existing is None:
-                out.append(Distribution(day, tranche.id, 0, 0, paid, 0, shortfall_paid))
-            else:
-                out[out.index(existing)] = replace(
-                    existing, principal_paid_fen=paid, shortfall_paid_fen=existing.shortfall_paid_fen + shortfall_paid
-                )
-    return out, balances
-
-
-def _pay_from(ledger: Ledger, sources: Sequence[str], target: str, amount_fen: int, memo: str) -> int:
-    """Pay up to ``amount_fen`` into ``target`` from ``sources`` in order; returns what was paid."""
-    paid = 0
-    for source in sources:
-        take = min(amount_fen - paid, max(0, ledger.balance(source)))
-        if take > 0:
-            ledger.move(memo, target, source, take)
-            paid += take
-        if paid >= amount_fen:
-            break
-    return paid

@@ -5,13 +5,15 @@ Accounts (debit-positive balances for assets and cash):
 - ``cash:collection`` 收款账户 — where the servicer's collections land, swept daily;
 - ``cash:custody_principal`` / ``cash:custody_interest`` 托管账户 (principal and interest ledgers);
 - ``cash:reserve`` 预留 — reserved for the coming coupon and fees;
-- ``cash:originator_support`` — liquidity support drawn from the originator (流动性支持);
+- ``cash:originator_support`` — the originator's liquidity support (流动性支持) on its way to the
+  plan on a payment date;
+- ``cash:account:<id>`` — the deal's accounts other than the collection account;
 - ``asset:pool`` — outstanding principal of pool assets; ``asset:purchased_interest`` — interest
   bought with assets (本息买本息);
 - ``income:interest``, ``income:fees`` — collected from clients (credit balances);
-- ``liability:liquidity_support`` — draws to repay; ``equity:shortfall_payment`` — 差额支付;
-- ``equity:tranche:<id>`` — investors' capital; ``expense:fees`` — fees paid;
-- ``distribution:interest:<id>`` / ``distribution:principal:<id>`` — paid to investors.
+- ``liability:liquidity_support:<facility>`` — draws to repay; ``equity:shortfall_payment:<facility>`` — 差额支付;
+- ``equity:tranche:<id>`` — investors' capital; ``expense:fee:<id>``, ``expense:tax`` — paid by the waterfall;
+- ``distribution:interest|principal|residual:<id>`` — paid to investors (absflow.revolving.payment).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ class Ledger:
         return self.balances.get(account, 0)
 
     def cash_fen(self) -> int:
-        return sum(self.balance(a) for a in CASH_ACCOUNTS)
+        """All cash of the plan: every ``cash:`` account (the deal's own accounts included)."""
+        return sum(v for a, v in self.balances.items() if a.startswith("cash:"))
 
     def snapshot(self) -> dict[str, int]:
         return {k: v for k, v in sorted(self.balances.items()) if v != 0}

@@ -70,7 +70,8 @@ class SyntheticMarket:
         })
 
     # --- assets ---------------------------------------------------------------------------
-    def _loans(self, n: int, day: date) -> pl.DataFrame:
+    def loans(self, n: int, day: date) -> pl.DataFrame:
+        """``n`` new margin loans as tape rows (canonical margin-loan columns), started before ``day``."""
         cfg, rng = self.config, self.rng
         ids = [f"MF{self.seed:03d}{self.next_contract + i:09d}" for i in range(n)]
         self.next_contract += n
@@ -95,7 +96,7 @@ class SyntheticMarket:
 
     def initial_pool(self, n: int, day: date) -> pl.DataFrame:
         """An initial pool of ``n`` margin loans as pool rows (POOL_COLUMNS), bought on ``day``."""
-        loans = self._loans(n, day)
+        loans = self.loans(n, day)
         return loans.select(
             pl.col("contract_id").alias("asset_id"), pl.col("client_id").alias("obligor_id"),
             pl.col("principal_outstanding_fen").alias("balance_fen"), pl.lit(0, dtype=pl.Int64).alias(
@@ -154,8 +155,8 @@ class SyntheticMarket:
         ext_ids = pool.get_column("asset_id").filter(pl.Series(extend & ~liquidating))
         inputs["extensions"] = pl.DataFrame({
             "contract_id": ext_ids,
-            "new_due_date": pool.filter(pl.Series(extend & ~liquidating)).get_column("maturity_date").map_elements(
-                lambda d: d + timedelta(days=cfg.term_days), return_dtype=pl.Date),
+            "new_due_date": pool.filter(pl.Series(extend & ~liquidating)).get_column("maturity_date")
+            + timedelta(days=cfg.term_days),
         })
         # Positions and prices; liquidations of clients under the line (completed the next day).
         prices = pl.DataFrame({"security_code": [f"{600000 + s}" for s in range(self.prices.size)],
@@ -177,20 +178,19 @@ class SyntheticMarket:
             "client_id", "security_code", (pl.col("units_per_yuan") * pl.col("debt_fen") / 100).ceil().alias("quantity")
         )
         inputs["prices"] = prices
-        inputs["candidates"] = self._loans(cfg.candidates_per_day, day)
-        in_pool = set(pool.get_column("asset_id").to_list())
-        completed = [a for a in sorted(self.pending_liquidation) if a in in_pool]
+        inputs["candidates"] = self.loans(cfg.candidates_per_day, day)
+        pending = pool.filter(pl.col("asset_id").is_in(sorted(self.pending_liquidation))).sort("asset_id")
+        completed = pending.get_column("asset_id").to_list()
+        done = set(completed)
         rows = []
-        for asset_id in completed:
-            asset = pool.filter(pl.col("asset_id") == asset_id)
-            bal = int(asset.get_column("balance_fen")[0])
+        for asset_id, bal in zip(completed, pending.get_column("balance_fen").to_list(), strict=True):
             recovered = int(bal * rng.uniform(0.85, 1.0))
             rows.append((asset_id, "completed", recovered, 0, bal - recovered))
         self.pending_liquidation = set()
         # Clients whose collateral fell: their loans go into liquidation (status started).
         shock = rng.random(n) < 0.002
         for asset_id in pool.get_column("asset_id").filter(pl.Series(shock & ~full & ~partial & ~extend)).to_list():
-            if asset_id not in completed:
+            if asset_id not in done:
                 rows.append((asset_id, "started", 0, 0, 0))
                 self.pending_liquidation.add(asset_id)
         inputs["repurchase_receipts"] = pl.DataFrame(

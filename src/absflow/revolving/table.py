@@ -50,7 +50,7 @@ class AssetTable:
         """The rows at ``index`` (integer positions or a boolean mask), same vocabulary."""
         positions = np.flatnonzero(index) if index.dtype == np.bool_ else index
         return AssetTable(
-            code=[self.code[int(i)] for i in positions],
+            code=np.asarray(self.code, dtype=object)[positions].tolist(),
             client=self.client[positions],
             principal_fen=self.principal_fen[positions],
             accrued_interest_fen=self.accrued_interest_fen[positions],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from absflow.access import Principal, Role
 from absflow.bookbuilding.allocation import Allocation, BookSummary, allocate, summarize
 from absflow.bookbuilding.comparables import MARGIN_LOAN_DEALS, Comparable
 from absflow.bookbuilding.files import multiple_text
@@ -37,6 +39,7 @@ from absflow.domain.plan import PartyRole
 from absflow.reports.notices import notice_pdf, notice_xlsx, notices_register_xlsx
 from absflow.reports.pdf import missing_glyphs
 from absflow.services import deals as deal_service
+from absflow.services.access import PERMISSION_DENIED, record_security_event
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
@@ -60,6 +63,30 @@ ALLOCATED = "allocated"
 ACTIVE = "active"
 AMENDED = "amended"
 WITHDRAWN = "withdrawn"
+
+
+#: The investor id an investor user with no linked investor "acts for": none, so it sees no rows.
+NO_INVESTOR = -1
+
+
+def own_investor(ctx: Context) -> int | None:
+    """None when the actor sees every investor's bids, allocations, notices and payments; otherwise the
+    one investor id whose rows it sees (an investor user sees its linked investor's rows only)."""
+    actor = ctx.actor
+    if isinstance(actor, Principal) and actor.role is Role.INVESTOR:
+        return actor.investor_id if actor.investor_id is not None else NO_INVESTOR
+    return None
+
+
+def _refuse_investors(ctx: Context, what: str, plan_code: str) -> None:
+    """An investor user may not see ``what`` (other investors' rows); recorded like every denial."""
+    if own_investor(ctx) is None:
+        return
+    actor = ctx.actor
+    record_security_event(ctx, PERMISSION_DENIED, f"investors may not see {what}",
+                          username=getattr(actor, "username", None), remote_addr=ctx.extras.get("remote_addr"),
+                          action="view", plan_code=plan_code)
+    raise PermissionDenied(f"investors see the aggregate book, not {what}")
 
 
 def _aware(moment: datetime) -> datetime:
@@ -203,19 +230,26 @@ def set_investor_qualified(ctx: Context, name: str, qualified: bool) -> Investor
 
 
 def list_investors(ctx: Context) -> list[Investor]:
+    """Registered investors; an investor user sees only the investor it acts for."""
     ctx.require("view", None)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
-        rows = session.execute(
-            select(InvestorRow).order_by(InvestorRow.name)
-            .options(selectinload(InvestorRow.contacts), selectinload(InvestorRow.accounts))
-        ).scalars().all()
+        query = (select(InvestorRow).order_by(InvestorRow.name)
+                 .options(selectinload(InvestorRow.contacts), selectinload(InvestorRow.accounts)))
+        if own is not None:
+            query = query.where(InvestorRow.id == own)
+        rows = session.execute(query).scalars().all()
         return [_investor(r) for r in rows]
 
 
 def get_investor(ctx: Context, name: str) -> Investor:
     ctx.require("view", None)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
-        return _investor(_load_investor(session, name))
+        row = _load_investor(session, name)
+        if own is not None and row.id != own:
+            raise NotFound(f"no investor named {name!r}")
+        return _investor(row)
 
 
 # ------------------------------------------------------------------------- offerings
@@ -550,22 +584,27 @@ def withdraw_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int) -> 
 
 
 def bid_history(ctx: Context, plan_code: str, tranche_id: str, investor: str | None = None) -> list[BidView]:
-    """Every version of every bid of the book (oldest first), optionally of one investor."""
+    """Every version of every bid of the book (oldest first), optionally of one investor
+    (an investor user: its own only)."""
     ctx.require("view", plan_code)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
         query = (select(BidRow, InvestorRow.name).join(InvestorRow, InvestorRow.id == BidRow.investor_id)
                  .where(BidRow.offering_id == offering.id).order_by(BidRow.id))
         if investor is not None:
             query = query.where(InvestorRow.name == investor)
+        if own is not None:
+            query = query.where(BidRow.investor_id == own)
         return [_bid_view(row, name) for row, name in session.execute(query).all()]
 
 
 def active_bids(ctx: Context, plan_code: str, tranche_id: str) -> list[BidView]:
+    """The book's active bid levels (an investor user: its own only)."""
     ctx.require("view", plan_code)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
-        return [_bid_view(row, name) for row, name in _active_bids(session, offering.id)]
+        return [_bid_view(row, name) for row, name in _active_bids(session, offering.id, own_investor(ctx))]
 
 
 # ------------------------------------------------------------------- book and allocation
@@ -587,8 +626,10 @@ def book_summary(ctx: Context, plan_code: str, tranche_id: str) -> BookSummary:
 
 
 def preview_allocation(ctx: Context, plan_code: str, tranche_id: str) -> Allocation:
-    """The allocation the active bids would get now (nothing is stored); check ``flags()`` before finalizing."""
+    """The allocation the active bids would get now (nothing is stored); check ``flags()`` before finalizing.
+    Not for investor users: it names every bidder."""
     ctx.require("view", plan_code)
+    _refuse_investors(ctx, "the allocation preview", plan_code)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
         terms, bids, levels = _book(session, offering)
@@ -763,14 +804,20 @@ def sync_coupon_to_deal(ctx: Context, plan_code: str, tranche_id: str) -> int | 
 
 
 def allocation_record(ctx: Context, plan_code: str, tranche_id: str) -> AllocationRecord:
-    """The final allocation of the tranche, or NotFound when it has not been made."""
+    """The final allocation of the tranche, or NotFound when it has not been made. An investor user
+    gets the totals and its own line only."""
     ctx.require("view", plan_code)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
         run = _load_run(session, offering.id)
         if run is None:
             raise NotFound(f"the book of {plan_code} tranche {tranche_id} has not been allocated")
-        return _record(plan_code, tranche_id, run, _investor_names(session, [x.investor_id for x in run.lines]))
+        record = _record(plan_code, tranche_id, run, _investor_names(session, [x.investor_id for x in run.lines]))
+        if own is None:
+            return record
+        names = _investor_names(session, [own])
+        return dataclasses.replace(record, allocations=tuple(a for a in record.allocations if a[0] in names.values()))
 
 
 # ------------------------------------------------------------ results flowing back
@@ -816,12 +863,15 @@ class Holder:
 
 
 def holders(ctx: Context, plan_code: str, tranche_id: str | None = None) -> list[Holder]:
-    """The holder register (持有人名册) of the plan, by tranche then investor."""
+    """The holder register (持有人名册) of the plan, by tranche then investor (an investor user: its own)."""
     ctx.require("view", plan_code)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         query = (select(HolderRow, InvestorRow.name).join(InvestorRow, InvestorRow.id == HolderRow.investor_id)
                  .where(HolderRow.plan_id == plan.id))
+        if own is not None:
+            query = query.where(HolderRow.investor_id == own)
         if tranche_id is not None:
             query = query.where(HolderRow.tranche_id == tranche_id)
         rows = session.execute(query).all()
@@ -840,8 +890,10 @@ def _manager_name(plan: PlanRow) -> str:
 
 
 def payment_notices(ctx: Context, plan_code: str, tranche_id: str) -> list[PaymentNotice]:
-    """One notice per allocated investor (by investor name), from the final allocation."""
+    """One notice per allocated investor (by investor name), from the final allocation (an investor
+    user: its own notice only, numbered as in the full set)."""
     ctx.require("view", plan_code)
+    own = own_investor(ctx)
     now = _now(ctx)
     with transaction(ctx.engine) as session:
         plan, offering = _load_offering(session, plan_code, tranche_id)
@@ -855,6 +907,8 @@ def payment_notices(ctx: Context, plan_code: str, tranche_id: str) -> list[Payme
         lines = sorted(run.lines, key=lambda x: investors[x.investor_id].name)
         notices = []
         for number, line in enumerate(lines, start=1):
+            if own is not None and line.investor_id != own:
+                continue
             investor = investors[line.investor_id]
             face = fen_to_yuan(line.allocated_fen)
             notices.append(PaymentNotice(
@@ -1010,11 +1064,17 @@ def _statuses(session: Session, offering: OfferingRow, only: int | None = None) 
 
 
 def payment_statuses(ctx: Context, plan_code: str, tranche_id: str) -> list[PaymentStatus]:
-    """Paid / partly paid / unpaid (and reconciled amounts) for every allocated or paying investor."""
+    """Paid / partly paid / unpaid (and reconciled amounts) for every allocated or paying investor
+    (an investor user: its own)."""
     ctx.require("view", plan_code)
+    own = own_investor(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id)
-        return _statuses(session, offering)
+        statuses = _statuses(session, offering)
+        if own is None:
+            return statuses
+        names = set(_investor_names(session, [own]).values())
+        return [x for x in statuses if x.investor in names]
 
 
 # -------------------------------------------------------------------- forecast

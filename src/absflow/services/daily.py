@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,10 +52,11 @@ from absflow.services.daily_inputs import (
     frame_to_bytes,
     to_day_frame,
 )
-from absflow.services.deals import _current_row, _version
+from absflow.services.deals import current_deal_row, deal_version_of
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
-from absflow.services.tapes import _read_query, bulk_insert
+from absflow.services.pool_changes import daily_pool_changes, log_pool_changes
+from absflow.services.tapes import bulk_insert, read_query
 from absflow.store.daily import (
     DailyDayRow,
     DailyDistributionRow,
@@ -86,8 +88,8 @@ class LoadResult:
 def _plan_deal(session: Session, ctx: Context, plan_code: str) -> Deal:
     """The plan's current deal, read inside the caller's transaction."""
     plan = load_plan_row(session, plan_code)
-    row = _current_row(session, plan.id)
-    deal = _version(plan_code, row).deal if row is not None else None
+    row = current_deal_row(session, plan.id)
+    deal = deal_version_of(plan_code, row).deal if row is not None else None
     if deal is None or deal.revolving is None:
         raise Conflict(f"plan {plan_code} has no deal document with a revolving section; attach one first "
                        "(absflow deal attach)")
@@ -166,28 +168,34 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
                  session: Session, plan_id: int, day: date) -> list[Issue]:
     """Checks against the pool and between files: every problem with its file row."""
     issues: list[Issue] = []
+    facts = pool.select(pl.col("asset_id").alias("contract_id"), pl.col("balance_fen").alias("_balance"),
+                        pl.col("maturity_date").alias("_due"), pl.lit(True).alias("_active"))
     active = set(pool.get_column("asset_id").to_list())
-    balance = dict(zip(pool.get_column("asset_id"), pool.get_column("balance_fen"), strict=True))
-    due = dict(zip(pool.get_column("asset_id"), pool.get_column("maturity_date"), strict=True))
     for kind in ("collections", "extensions", "liquidations", "repurchase_receipts"):
         frame = new.get(kind)
-        if frame is None:
+        if frame is None or frame.height == 0:
             continue
-        for row in frame.iter_rows(named=True):
+        bad = pl.col("_active").is_null()
+        if kind == "collections":
+            bad = bad | (pl.col("principal_fen") > pl.col("_balance"))
+        if kind == "extensions":
+            bad = bad | (pl.col("_due").is_not_null() & (pl.col("new_due_date") <= pl.col("_due")))
+        flagged = frame.with_row_index("_order").join(facts, on="contract_id", how="left").filter(bad).sort("_order")
+        for row in flagged.iter_rows(named=True):  # only the rows with a problem, in file order
             where = Location(row=row["source_row"], column="contract_id", field_path=kind)
-            if row["contract_id"] not in active:
+            if row["_active"] is None:
                 issues.append(Issue("unknown_contract", f"{kind}: contract {row['contract_id']} is not in the "
                                     "plan's pool", where, row["contract_id"]))
                 continue
-            if kind == "collections" and row["principal_fen"] > balance[row["contract_id"]]:
+            if kind == "collections":
                 issues.append(Issue("principal_exceeds_balance", f"collections: principal "
                                     f"{format_yuan(row['principal_fen'])} is more than the outstanding "
-                                    f"{format_yuan(balance[row['contract_id']])}",
+                                    f"{format_yuan(row['_balance'])}",
                                     Location(row=row["source_row"], column="principal", field_path=kind),
                                     format_yuan(row["principal_fen"])))
-            if kind == "extensions" and due[row["contract_id"]] and row["new_due_date"] <= due[row["contract_id"]]:
+            if kind == "extensions":
                 issues.append(Issue("extension_not_later", f"extensions: new due date {row['new_due_date']} is not "
-                                    f"after the current {due[row['contract_id']]}",
+                                    f"after the current {row['_due']}",
                                     Location(row=row["source_row"], column="new_due_date", field_path=kind),
                                     str(row["new_due_date"])))
     receipts = new.get("repurchase_receipts")
@@ -215,16 +223,21 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
 
 
 def _stored_inputs(session: Session, plan_id: int, day: date) -> dict[str, pl.DataFrame]:
-    rows = session.execute(select(DailyInputRow).where(
-        DailyInputRow.plan_id == plan_id, DailyInputRow.business_date == day)).scalars()
-    return {row.kind: frame_from_bytes(row.data) for row in rows}
+    return {kind: frame_from_bytes(data) for kind, data in _stored_input_bytes(session, plan_id, day).items()}
+
+
+def _stored_input_bytes(session: Session, plan_id: int, day: date) -> dict[str, bytes]:
+    """The day's stored input frames as stored (Parquet bytes) by kind."""
+    rows = session.execute(select(DailyInputRow.kind, DailyInputRow.data).where(
+        DailyInputRow.plan_id == plan_id, DailyInputRow.business_date == day))
+    return {kind: bytes(data) for kind, data in rows}
 
 
 def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
     columns = list(POOL_COLUMNS)
     sql = f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND removed_on IS NULL ORDER BY id"
     schema = {c: _DTYPES[c] for c in columns}
-    frame = _read_query(session, sql, {"plan_id": plan_id}, schema)
+    frame = read_query(session, sql, {"plan_id": plan_id}, schema)
     return frame.with_columns(
         pl.col("accrued_interest_fen").fill_null(0), pl.col("extension_count").fill_null(0)
     ).select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
@@ -294,19 +307,26 @@ def _pool_after(pool: pl.DataFrame, result: DayResult) -> pl.DataFrame:
     return pl.concat([pool, result.purchases.select(pool.columns)])
 
 
-def _cached_pool(session: Session, plan_id: int, state_row: DailyPlanStateRow | None,
-                 cache: dict[str, Any] | None) -> pl.DataFrame:
+def cached_pool(session: Session, plan_id: int, state_row: DailyPlanStateRow | None,
+                 cache: dict[str, Any] | None, *, verify: bool = True) -> pl.DataFrame:
     """The active pool: from ``cache`` when it holds the pool after the last run day and the
-    database agrees on count and total balance, else read from ``pool_assets``."""
-    if cache is not None and state_row is not None and "pool" in cache:
+    database agrees on count and total balance (``verify``; the run always verifies), else
+    read from ``pool_assets``."""
+    last_run = state_row.last_run_date if state_row is not None else None
+    if cache is not None and "pool" in cache:
         day, frame = cache["pool"]
-        if day == state_row.last_run_date:
+        if day == last_run and not verify:
+            return frame
+        if day == last_run:
             count, total = session.execute(text(
                 "SELECT COUNT(*), COALESCE(SUM(balance_fen), 0) FROM pool_assets "
                 "WHERE plan_id = :plan_id AND removed_on IS NULL"), {"plan_id": plan_id}).one()
             if int(count) == frame.height and int(total) == int(frame.get_column("balance_fen").sum() or 0):
                 return frame
-    return _pool_frame(session, plan_id)
+    frame = _pool_frame(session, plan_id)
+    if cache is not None:
+        cache["pool"] = (last_run, frame)
+    return frame
 
 
 def _first_day(calendar: Calendar, deal: Deal) -> date:
@@ -343,32 +363,39 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
                            f"{business_date}: {shown} (use --through {business_date})")
         if state_row is not None and state_row.status == "ended":
             raise Conflict(f"{plan_code} has ended ({state_row.last_run_date}); nothing more to run")
-        inputs = {k: v for k, v in _stored_inputs(session, plan.id, business_date).items()}
+        stored = _stored_input_bytes(session, plan.id, business_date)
+        inputs = {k: frame_from_bytes(v) for k, v in stored.items()}
         if not inputs and not allow_empty:
             raise Conflict(f"{plan_code}: no daily files loaded for {business_date} (absflow daily load …), "
                            "or run with --allow-empty")
         day_ctx = (cache or {}).get("day_ctx") or DayContext.build(plan_code, deal, calendar)
-        pool = _cached_pool(session, plan.id, state_row, cache)
+        pool = cached_pool(session, plan.id, state_row, cache)
         if state_row is None:
             state = opening_state(day_ctx, pool, business_date)
         else:
             state = PlanState.from_json(state_row.state_json)
-        open_items = [_open_item(r) for r in session.execute(select(DailyRepurchaseRow).where(
-            DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None))).scalars()]
+        open_items = [OpenRepurchase(*r) for r in session.execute(select(
+            DailyRepurchaseRow.asset_id, DailyRepurchaseRow.reason, DailyRepurchaseRow.instructed_on,
+            DailyRepurchaseRow.due_on, DailyRepurchaseRow.principal_fen, DailyRepurchaseRow.interest_fen,
+            DailyRepurchaseRow.received_fen, DailyRepurchaseRow.settled_on).where(
+            DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None)))]
         owned = _owned_elsewhere(session, inputs.get("candidates"))
         result = step_day(day_ctx, business_date, pool, inputs, state, open_items, owned_elsewhere=owned)
-        _check_reconciles(result, pool)
-        index = _persist(session, plan.id, plan_code, result, inputs, now)
+        after = _pool_after(pool, result)
+        _check_reconciles(result, after)
+        summary = _summary(result)
+        index = _persist(session, plan.id, plan_code, result, stored, summary, now)
+        log_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
+                         changes=daily_pool_changes(pool, result.purchases, result.removals), source="daily.run")
         if cache is not None:
             cache["day_ctx"] = day_ctx
-            cache["pool"] = (business_date, _pool_after(pool, result))
+            cache["pool"] = (business_date, after)
         if _before_commit is not None:
             _before_commit(session)
-        summary = _summary(result)
     run = DayRun(plan_code, business_date, result.status, result.purchase_state, summary, log_index=index,
                  seconds=time.perf_counter() - started, notes=list(result.reasons))
     if checkpoint:
-        run.checkpoint = _checkpoint(ctx, plan_code)
+        run.checkpoint = daily_checkpoint(ctx, plan_code)
     return run
 
 
@@ -393,11 +420,12 @@ def run_through(ctx: Context, plan_code: str, through: date, *, allow_empty: boo
         if run.status == "ended":
             break
     if checkpoint and runs:
-        runs[-1].checkpoint = _checkpoint(ctx, plan_code)
+        runs[-1].checkpoint = daily_checkpoint(ctx, plan_code)
     return runs
 
 
-def _checkpoint(ctx: Context, plan_code: str) -> str:
+def daily_checkpoint(ctx: Context, plan_code: str) -> str:
+    """Make a signed log checkpoint after committed days; a failure is reported, never raised."""
     try:
         from absflow.services.tlog import make_checkpoint
     except ImportError:  # pragma: no cover - the log service ships with absflow
@@ -409,81 +437,91 @@ def _checkpoint(ctx: Context, plan_code: str) -> str:
     return f"size {info.size}" if hasattr(info, "size") else str(info)
 
 
-def _open_item(row: DailyRepurchaseRow) -> OpenRepurchase:
-    return OpenRepurchase(row.asset_id, row.reason, row.instructed_on, row.due_on, row.principal_fen,
-                          row.interest_fen, row.received_fen, row.settled_on)
-
-
 def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[str]:
     """Candidate contract ids already in any plan's pool, now or before (never bought again)."""
     if candidates is None or candidates.height == 0:
         return set()
     ids = candidates.get_column("contract_id").unique().to_list()
-    held: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        marks = ", ".join(f":a{i}" for i in range(len(chunk)))
-        held.update(session.execute(text(
-            f"SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id IN ({marks})"),
-            {f"a{i}": v for i, v in enumerate(chunk)}).scalars())
-    return held
+    return set(session.execute(*_for_ids(
+        session, "SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id {ids}",
+        ids, {})).scalars())
 
 
-#: Ids per IN (…) query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
-CHUNK = 900
+def _for_ids(session: Session, sql: str, ids: Sequence[str], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``sql`` with ``{ids}`` made a membership test of all ``ids`` in ONE statement and one
+    parameter (SQLite: ``IN (SELECT value FROM json_each(…))``; PostgreSQL: ``IN (SELECT unnest(…))``);
+    both use an index on the column, as ``IN (…)`` does."""
+    if is_postgresql(session.connection().engine):
+        # Not "= ANY(:ids)": once psycopg prepares the statement the generic plan tests every
+        # row against the whole array (17 s a day at 200,000 loans); a join stays linear.
+        return text(sql.format(ids="IN (SELECT unnest(CAST(:ids AS text[])))")), {**params, "ids": list(ids)}
+    return text(sql.format(ids="IN (SELECT value FROM json_each(:ids))")), {**params, "ids": json.dumps(list(ids))}
 
 
 def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataFrame:
-    """Active pool rows of the plan for the given contract ids (indexed lookups, not a scan)."""
-    frames = [empty for empty in [pl.DataFrame(schema=POOL_COLUMNS)]]
-    columns = ", ".join(POOL_COLUMNS)
-    for start in range(0, len(ids), CHUNK):
-        chunk = list(ids[start:start + CHUNK])
-        marks = ", ".join(f":a{i}" for i in range(len(chunk)))
-        rows = session.execute(text(
-            f"SELECT {columns} FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id IN ({marks}) "
-            "AND removed_on IS NULL AND +plan_id = :plan_id"),
-            {"plan_id": plan_id, **{f"a{i}": v for i, v in enumerate(chunk)}}).all()
-        if rows:
-            raw = pl.DataFrame([tuple(r) for r in rows], schema=list(POOL_COLUMNS), orient="row")
-            frames.append(raw.select([
-                (pl.col(c).cast(pl.String).str.slice(0, 10).str.to_date() if t == pl.Date and raw.schema[c] != pl.Date
-                 else pl.col(c)).cast(t) for c, t in POOL_COLUMNS.items()
-            ]))
-    return pl.concat(frames)
+    """Id, balance and due date of the plan's active pool rows for the given contract ids (indexed
+    lookups, not a scan)."""
+    schema: dict[str, Any] = {"asset_id": pl.String, "balance_fen": pl.Int64, "maturity_date": pl.Date}
+    if not ids:
+        return pl.DataFrame(schema=schema)
+    rows = session.execute(*_for_ids(
+        session, "SELECT asset_id, balance_fen, maturity_date FROM pool_assets WHERE asset_type = 'margin_loan' "
+        "AND asset_id {ids} AND removed_on IS NULL AND +plan_id = :plan_id", ids, {"plan_id": plan_id})).all()
+    raw = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row")
+    return raw.with_columns(
+        pl.col("maturity_date").cast(pl.String).str.slice(0, 10).str.to_date() if raw.schema["maturity_date"] != pl.Date
+        else pl.col("maturity_date")).cast(pl.Schema(schema))
 
 
-def _check_reconciles(result: DayResult, pool_before: pl.DataFrame) -> None:
-    """The pool account equals the pool's outstanding principal to the fen (else nothing is written)."""
-    removed = {a for a, _ in result.removals}
-    after = pool_before.update(result.pool_updates, on="asset_id", how="left") if result.pool_updates.height \
-        else pool_before
-    total = int(after.filter(~pl.col("asset_id").is_in(list(removed))).get_column("balance_fen").sum() or 0)
-    total += int(result.purchases.get_column("balance_fen").sum() or 0)
+def _check_reconciles(result: DayResult, pool_after: pl.DataFrame) -> None:
+    """The pool account equals the outstanding principal of the pool at the end of the day
+    (``_pool_after``) to the fen (else nothing is written)."""
+    total = int(pool_after.get_column("balance_fen").sum() or 0)
     ledger_pool = result.state.balances.get("asset:pool", 0)
     if total != ledger_pool or sum(result.state.balances.values()) != 0:
         raise AssertionError(f"ledger does not reconcile: pool {total} fen vs asset:pool {ledger_pool} fen")
 
 
-def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, pl.DataFrame],
-             now: Any) -> int:
+#: A ``:name`` parameter in SQL text.
+_NAMED = re.compile(r":(\w+)")
+
+
+def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
+    """One statement per row of ``rows`` (``:name`` parameters = columns) on the driver's own
+    cursor, in the session's transaction: SQLAlchemy's per-row parameter processing cost more
+    than the updates themselves. Dates go to SQLite as ISO text, as SQLAlchemy stores them."""
+    connection = session.connection()
+    raw: Any = connection.connection.driver_connection
+    if is_postgresql(connection.engine):
+        # Per-row statements through the unique index: one UPDATE … FROM unnest(…) of a day's
+        # rows was seen to run for minutes at 200,000 loans (a plan not using the index).
+        with raw.cursor() as cursor:
+            cursor.executemany(_NAMED.sub(r"%(\1)s", sql), rows.to_dicts())
+        return
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, rows.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts())
+    finally:
+        cursor.close()
+
+
+def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
+             summary: dict[str, Any], now: Any) -> int:
     # Row lookups go through the active-asset unique index (asset_type, asset_id WHERE removed_on IS NULL);
     # "+plan_id" keeps the planner from preferring the (plan_id, removed_on) index, a scan of the whole pool.
     day = result.business_date
-    connection = session.connection()
     if result.pool_updates.height:
-        rows = result.pool_updates.with_columns(pl.lit(plan_id).alias("plan_id")).to_dicts()
-        connection.execute(text(
+        _execute_many(session, (
             "UPDATE pool_assets SET balance_fen = :balance_fen, accrued_interest_fen = :accrued_interest_fen, "
             "cutoff_date = :cutoff_date, maturity_date = :maturity_date, extension_count = :extension_count, "
             "status = :status WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL "
-            "AND +plan_id = :plan_id"), rows)
+            "AND +plan_id = :plan_id"), result.pool_updates.with_columns(pl.lit(plan_id).alias("plan_id")))
     if result.removals:
-        connection.execute(text(
+        _execute_many(session, (
             "UPDATE pool_assets SET removed_on = :day, removal_reason = :reason "
             "WHERE asset_type = 'margin_loan' AND asset_id = :asset_id AND removed_on IS NULL AND +plan_id = :plan_id"),
-            [{"day": day, "reason": reason[:32], "plan_id": plan_id, "asset_id": asset} for asset, reason in
-             result.removals])
+            pl.DataFrame({"asset_id": [a for a, _ in result.removals], "reason": [r[:32] for _, r in result.removals]})
+            .with_columns(pl.lit(day).alias("day"), pl.lit(plan_id).alias("plan_id")))
     if result.purchases.height:
         bulk_insert(session, "pool_assets", result.purchases.select(
             pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"), pl.lit("margin_loan").alias("asset_type"),
@@ -510,22 +548,28 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
             "entry_no": [n for n, _, _, _ in lines], "account": [a for _, a, _, _ in lines],
             "amount_fen": [x for _, _, x, _ in lines], "memo": [m for _, _, _, m in lines],
         }, schema_overrides={"business_date": pl.Date}))
-    for item in result.new_repurchases:
-        session.add(DailyRepurchaseRow(plan_id=plan_id, asset_id=item.asset_id, reason=item.reason,
-                                       instructed_on=item.instructed_on, due_on=item.due_on,
-                                       principal_fen=item.principal_fen, interest_fen=item.interest_fen,
-                                       received_fen=0, settled_on=None))
-    for item in result.repurchase_updates:
-        row = session.execute(select(DailyRepurchaseRow).where(
-            DailyRepurchaseRow.plan_id == plan_id, DailyRepurchaseRow.asset_id == item.asset_id)).scalar_one()
-        row.received_fen, row.settled_on = item.received_fen, item.settled_on
+    if result.new_repurchases:
+        bulk_insert(session, "daily_repurchases", pl.DataFrame(
+            [(item.asset_id, item.reason, item.instructed_on, item.due_on, item.principal_fen, item.interest_fen, 0)
+             for item in result.new_repurchases], orient="row",
+            schema={"asset_id": pl.String, "reason": pl.String, "instructed_on": pl.Date, "due_on": pl.Date,
+                    "principal_fen": pl.Int64, "interest_fen": pl.Int64, "received_fen": pl.Int64}),
+            {"plan_id": plan_id})
+    if result.repurchase_updates:
+        _execute_many(session, (
+            "UPDATE daily_repurchases SET received_fen = :received_fen, settled_on = :settled_on "
+            "WHERE plan_id = :plan_id AND asset_id = :asset_id"), pl.DataFrame(
+            [(item.asset_id, item.received_fen, item.settled_on) for item in result.repurchase_updates],
+            orient="row", schema={"asset_id": pl.String, "received_fen": pl.Int64, "settled_on": pl.Date},
+        ).with_columns(pl.lit(plan_id).alias("plan_id")))
     for dist in result.distributions:
         session.add(DailyDistributionRow(plan_id=plan_id, payment_date=dist.payment_date, tranche_id=dist.tranche_id,
                                          interest_due_fen=dist.interest_due_fen,
                                          interest_paid_fen=dist.interest_paid_fen,
                                          principal_paid_fen=dist.principal_paid_fen,
                                          liquidity_drawn_fen=dist.liquidity_drawn_fen,
-                                         shortfall_paid_fen=dist.shortfall_paid_fen))
+                                         shortfall_paid_fen=dist.shortfall_paid_fen,
+                                         residual_paid_fen=dist.residual_paid_fen))
     state_row = session.get(DailyPlanStateRow, plan_id)
     if state_row is None:
         state_row = DailyPlanStateRow(plan_id=plan_id, initial_pool_fen=result.state.initial_pool_fen)
@@ -536,24 +580,22 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
     state_row.last_run_date, state_row.cumulative_default_fen = day, state.cumulative_default_fen
     state_row.state_json, state_row.updated_at = state.to_json(), now
     inputs_digest = hashlib.sha256(json.dumps(
-        {k: hashlib.sha256(frame_to_bytes(v)).hexdigest() for k, v in sorted(inputs.items())}, sort_keys=True
+        {k: hashlib.sha256(v).hexdigest() for k, v in sorted(inputs.items())}, sort_keys=True
     ).encode()).hexdigest()
-    summary = _summary(result)
+    delivery_digest = summary["purchased"]["delivery_sha256"]
     payload = {
         "status": result.status, "purchase_state": result.purchase_state, "reasons": result.reasons,
         "metrics": result.metrics,
         "purchases": {"count": len(result.delivery.lines), "principal": format_yuan(result.delivery.principal_fen),
-                      "price": format_yuan(result.delivery.price_fen), "delivery_sha256": result.delivery.digest()},
+                      "price": format_yuan(result.delivery.price_fen), "delivery_sha256": delivery_digest},
         "repurchases": [{"asset_id": r.asset_id, "reason": r.reason, "due_on": r.due_on.isoformat(),
                          "principal": format_yuan(r.principal_fen), "interest": format_yuan(r.interest_fen)}
                         for r in result.new_repurchases],
         "repurchases_received": [{"asset_id": r.asset_id, "received": format_yuan(r.received_fen),
                                   "settled": r.settled_on is not None} for r in result.repurchase_updates],
-        "distributions": [{"tranche": d.tranche_id, "interest_due": format_yuan(d.interest_due_fen),
-                           "interest_paid": format_yuan(d.interest_paid_fen),
-                           "principal_paid": format_yuan(d.principal_paid_fen),
-                           "liquidity_drawn": format_yuan(d.liquidity_drawn_fen),
-                           "shortfall_paid": format_yuan(d.shortfall_paid_fen)} for d in result.distributions],
+        "distributions": _distributions_json(result),
+        "waterfall": _waterfall_json(result),
+        "triggers": result.triggers,
         "inputs_sha256": inputs_digest,
     }
     index = append_event(session, entry_type="daily.run", plan_code=plan_code, payload=payload, recorded_at=now,
@@ -563,7 +605,7 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
         pool_balance_fen=int(result.metrics["pool_balance_fen"]), cash_fen=int(result.metrics["cash_fen"]),
         scale_fen=int(result.metrics["scale_fen"]), available_fen=result.available_fen,
         purchased_principal_fen=result.delivery.principal_fen, purchased_price_fen=result.delivery.price_fen,
-        purchased_count=len(result.delivery.lines), delivery_sha256=result.delivery.digest(),
+        purchased_count=len(result.delivery.lines), delivery_sha256=delivery_digest,
         inputs_sha256=inputs_digest, result_json=json.dumps(summary, sort_keys=True, ensure_ascii=False),
         log_index=index, run_at=now,
     ))
@@ -602,12 +644,28 @@ def _summary(result: DayResult) -> dict[str, Any]:
         "rejections": result.rejections,
         "class_balances": {k: yuan(v) for k, v in result.class_balances_fen.items()},
         "delinquency": {k: yuan(v) for k, v in result.delinquency_fen.items()},
-        "distributions": [{"tranche": d.tranche_id, "interest_paid": yuan(d.interest_paid_fen),
-                           "principal_paid": yuan(d.principal_paid_fen),
-                           "liquidity_drawn": yuan(d.liquidity_drawn_fen),
-                           "shortfall_paid": yuan(d.shortfall_paid_fen)} for d in result.distributions],
+        "distributions": _distributions_json(result),
+        "waterfall": _waterfall_json(result),
+        "triggers": result.triggers,
         "balances": {k: yuan(v) for k, v in sorted(result.state.balances.items())},
     }
+
+
+def _distributions_json(result: DayResult) -> list[dict[str, str]]:
+    return [{"tranche": d.tranche_id, "interest_due": format_yuan(d.interest_due_fen),
+             "interest_paid": format_yuan(d.interest_paid_fen), "principal_paid": format_yuan(d.principal_paid_fen),
+             "residual_paid": format_yuan(d.residual_paid_fen), "liquidity_drawn": format_yuan(d.liquidity_drawn_fen),
+             "shortfall_paid": format_yuan(d.shortfall_paid_fen)} for d in result.distributions]
+
+
+def _waterfall_json(result: DayResult) -> dict[str, Any] | None:
+    """The payment date's waterfall: which one ran and every movement, in order (money as yuan strings)."""
+    payment = result.payment
+    if payment is None:
+        return None
+    return {"status": payment.status.value, "waterfall": payment.waterfall,
+            "lines": [{"step": x.step, "action": x.kind, "target": x.target, "amount": format_yuan(x.amount_fen)}
+                      for x in payment.lines]}
 
 
 def _stored_run(plan_code: str, row: DailyDayRow) -> DayRun:
@@ -628,7 +686,7 @@ def show_day(ctx: Context, plan_code: str, business_date: date) -> dict[str, Any
             DailyDayRow.plan_id == plan.id, DailyDayRow.business_date == business_date)).scalar_one_or_none()
         if row is None:
             raise NotFound(f"{plan_code} has no run for {business_date}")
-        bought = _read_query(
+        bought = read_query(
             session,
             "SELECT asset_id, obligor_id, original_principal_fen, accrued_interest_fen FROM pool_assets "
             "WHERE plan_id = :plan_id AND acquired_on = :day AND batch_id IS NULL ORDER BY asset_id",
@@ -636,7 +694,7 @@ def show_day(ctx: Context, plan_code: str, business_date: date) -> dict[str, Any
             {"asset_id": pl.String(), "obligor_id": pl.String(), "original_principal_fen": pl.Int64(),
              "accrued_interest_fen": pl.Int64()},
         )
-        events = _read_query(
+        events = read_query(
             session,
             "SELECT asset_id, principal_fen, interest_fen FROM daily_asset_events WHERE plan_id = :plan_id "
             "AND business_date = :day AND kind = 'purchase' ORDER BY asset_id",
@@ -713,13 +771,13 @@ def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
     """Pool assets held at the end of ``day`` with balances rebuilt: today's balance plus
     every principal reduction recorded after ``day``."""
     columns = list(POOL_COLUMNS)
-    frame = _read_query(
+    frame = read_query(
         session,
         f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND acquired_on <= :day "
         "AND (removed_on IS NULL OR removed_on > :day) ORDER BY id",
         {"plan_id": plan_id, "day": day}, {c: _DTYPES[c] for c in columns},
     )
-    later = _read_query(
+    later = read_query(
         session,
         "SELECT asset_id, SUM(principal_fen) AS later_fen FROM daily_asset_events WHERE plan_id = :plan_id "
         "AND business_date > :day AND kind IN ('collection', 'liquidation', 'repurchase_received') GROUP BY asset_id",

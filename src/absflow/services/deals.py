@@ -55,7 +55,8 @@ def _canonical(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _version(plan_code: str, row: DealVersionRow) -> DealVersion:
+def deal_version_of(plan_code: str, row: DealVersionRow) -> DealVersion:
+    """The parsed deal document of a stored version ``row`` (for services that already hold a session)."""
     document = json.loads(row.document_json)
     deal = parse_document(document)[0]
     return DealVersion(plan_code, row.version, row.name, row.sha256, row.attached_at, deal, document)
@@ -74,9 +75,9 @@ def attach_deal(ctx: Context, plan_code: str, text: str) -> DealVersion:
     now = ctx.now()
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code, for_update=True)
-        current = _current_row(session, plan.id)
+        current = current_deal_row(session, plan.id)
         if current is not None and current.sha256 == digest:
-            return _version(plan_code, current)
+            return deal_version_of(plan_code, current)
         number = (current.version if current else 0) + 1
         row = DealVersionRow(
             plan_id=plan.id, version=number, name=deal.name, source_text=text, document_json=canonical,
@@ -94,7 +95,8 @@ def attach_deal(ctx: Context, plan_code: str, text: str) -> DealVersion:
         return DealVersion(plan_code, number, deal.name, digest, now, deal, document)
 
 
-def _current_row(session: Session, plan_id: int) -> DealVersionRow | None:
+def current_deal_row(session: Session, plan_id: int) -> DealVersionRow | None:
+    """The plan's latest deal version row inside ``session``'s transaction, or None if none is attached."""
     latest = select(func.max(DealVersionRow.version)).where(DealVersionRow.plan_id == plan_id).scalar_subquery()
     return session.execute(
         select(DealVersionRow).where(DealVersionRow.plan_id == plan_id, DealVersionRow.version == latest)
@@ -106,10 +108,10 @@ def current_deal_version(ctx: Context, plan_code: str) -> DealVersion:
     ctx.require("view", plan_code)
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
-        row = _current_row(session, plan.id)
+        row = current_deal_row(session, plan.id)
         if row is None:
             raise NotFound(f"plan {plan_code} has no deal document; attach one with `absflow deal attach`")
-        return _version(plan_code, row)
+        return deal_version_of(plan_code, row)
 
 
 def current_deal(ctx: Context, plan_code: str) -> Deal:

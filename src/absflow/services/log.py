@@ -1,23 +1,26 @@
 """Appending events to the verifiable log, inside the caller's transaction.
 
-Each append stores the entry (canonical bytes + leaf hash), the perfect subtree hashes
-the new leaf completes (``log_nodes``) and the new compact range on the head row, so
-proofs and roots come from O(log n) stored hashes (absflow.services.tlog).
+Each append stores the entry (canonical bytes + leaf hash), the perfect subtree hashes of
+level ``STORED_MIN_LEVEL`` (16 leaves) and above that the new leaf completes (``log_nodes``)
+and the new compact range on the head row, so proofs and roots come from O(log n) stored
+hashes (absflow.services.tlog).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+import hashlib
+import struct
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from absflow.store.log import LogEntryRow, LogHeadRow, LogNodeRow
-from absflow.tlog.entry import entry_bytes
+from absflow.tlog.entry import entry_bytes, entry_bytes_and_time
 from absflow.tlog.hashing import leaf_hash
-from absflow.tlog.merkle import HASH_SIZE, frontier_append
+from absflow.tlog.merkle import HASH_SIZE, STORED_MIN_LEVEL, frontier_append, frontier_extend
 
 MAIN_LOG_ID = 1
 
@@ -69,6 +72,7 @@ def append_event(
     index = head.size
     leaf = leaf_hash(body)
     frontier, completed = frontier_append(split_frontier(head.frontier), index, leaf)
+    completed = [node for node in completed if node[0] >= STORED_MIN_LEVEL]
     session.add(
         LogEntryRow(
             idx=index,
@@ -91,8 +95,10 @@ def append_event(
 def append_events(session: Session, events: Sequence[Event]) -> int:
     """Append many entries in the caller's transaction (one lock, bulk insert); return the first index.
 
-    Same result as calling ``append_event`` for each, in order. On PostgreSQL the entries
-    stream in with COPY while the next chunk is being hashed (the server works meanwhile).
+    Same result as calling ``append_event`` for each, in order. Entries are hashed chunk by
+    chunk and the subtrees they complete are hashed level by level (``frontier_extend``). On
+    PostgreSQL the rows stream in with COPY while the next chunk is being built (the server
+    works meanwhile).
     """
     head = _lock_head(session)
     first = head.size
@@ -102,11 +108,12 @@ def append_events(session: Session, events: Sequence[Event]) -> int:
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(
-                "COPY log_entries (idx, entry_type, plan_code, business_date, recorded_at, body, leaf_hash) FROM STDIN"
-            ) as copy:
+            with cursor.copy("COPY log_entries (idx, entry_type, plan_code, business_date, recorded_at, body, "
+                             "leaf_hash) FROM STDIN (FORMAT binary)") as copy:
+                copy.write(_BINARY_HEADER)
                 for start in range(0, len(events), _CHUNK):
-                    copy.write("".join(state.copy_lines(events[start:start + _CHUNK])))
+                    copy.write(state.copy_binary(events[start:start + _CHUNK]))
+                copy.write(_BINARY_TRAILER)
             with cursor.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
                 for start in range(0, len(state.nodes), _CHUNK):
                     nodes = state.nodes[start:start + _CHUNK]
@@ -115,7 +122,8 @@ def append_events(session: Session, events: Sequence[Event]) -> int:
         rows = [
             {"idx": i, "entry_type": e.entry_type, "plan_code": e.plan_code, "business_date": e.business_date,
              "recorded_at": e.recorded_at, "body": body, "leaf_hash": leaf}
-            for i, e, body, leaf in state.entries(events)
+            for start in range(0, len(events), _CHUNK)
+            for i, e, body, leaf, _ in state.chunk(events[start:start + _CHUNK])
         ]
         if rows:
             connection.execute(insert(LogEntryRow), rows)
@@ -128,46 +136,82 @@ def append_events(session: Session, events: Sequence[Event]) -> int:
 
 
 _CHUNK = 10_000
-_NULL = "\\N"
+# Binary COPY (PostgreSQL's documented format): signature, flags, header extension; each
+# tuple is a field count and (length, bytes) per field, -1 for NULL; -1 ends the data.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_BINARY_TRAILER = struct.pack(">h", -1)
+_BINARY_NULL = struct.pack(">i", -1)
+_ROW_HEAD = struct.Struct(">hiq")  # 7 fields, then idx as int8
+_TIME = struct.Struct(">iqi")  # recorded_at as int8 microseconds since 2000-01-01 UTC, then the body's length
+_LEAF_LENGTH = struct.pack(">i", HASH_SIZE)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_PG_EPOCH_DATE = date(2000, 1, 1)
 
 
-def _copy_text(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
+def _binary_text(value: str) -> bytes:
+    data = value.encode("utf-8")
+    return struct.pack(">i", len(data)) + data
 
 
+def _binary_day(value: date) -> bytes:
+    return struct.pack(">ii", 4, (value - _PG_EPOCH_DATE).days)
 class _Appender:
-    """Running state of a bulk append: next index, compact range, completed subtrees."""
+    """Running state of a bulk append: next index, compact range, stored subtrees to write."""
 
     def __init__(self, index: int, frontier: list[bytes]) -> None:
         self.index = index
         self.frontier = frontier
         self.nodes: list[tuple[int, int, bytes]] = []
+        self._days: dict[date, str] = {}
+        self._texts: dict[str, bytes] = {}
+        self._day_numbers: dict[date, bytes] = {}
 
-    def entries(self, events: Sequence[Event]) -> Iterator[tuple[int, Event, bytes, bytes]]:
+    def chunk(self, events: Sequence[Event]) -> list[tuple[int, Event, bytes, bytes, str]]:
+        """(index, event, body, leaf hash, time text) per event; the chunk's subtrees go to ``nodes``."""
+        days = self._days
+        sha256 = hashlib.sha256
+        out = []
+        index = self.index
         for event in events:
-            body = entry_bytes(
-                entry_type=event.entry_type,
-                plan_code=event.plan_code,
-                business_date=event.business_date,
-                payload=event.payload,
-                recorded_at=event.recorded_at,
-            )
-            leaf = leaf_hash(body)
-            self.frontier, completed = frontier_append(self.frontier, self.index, leaf)
-            if completed:
-                self.nodes.extend(completed)
-            yield self.index, event, body, leaf
-            self.index += 1
+            day = event.business_date
+            day_text = None
+            if day is not None:
+                day_text = days.get(day)
+                if day_text is None:
+                    day_text = days[day] = day.isoformat()
+            body, time_text = entry_bytes_and_time(
+                entry_type=event.entry_type, plan_code=event.plan_code, business_date=day,
+                payload=event.payload, recorded_at=event.recorded_at, day_text=day_text)
+            out.append((index, event, body, sha256(b"\x00" + body).digest(), time_text))
+            index += 1
+        self.frontier, completed = frontier_extend(self.frontier, self.index, [row[3] for row in out],
+                                                   keep_from=STORED_MIN_LEVEL)
+        self.nodes.extend(completed)
+        self.index = index
+        return out
 
-    def copy_lines(self, events: Sequence[Event]) -> Iterator[str]:
-        """PostgreSQL COPY text lines (bytea as hex) for ``events``."""
-        for idx, e, body, leaf in self.entries(events):
-            plan = _NULL if e.plan_code is None else _copy_text(e.plan_code)
-            day = _NULL if e.business_date is None else e.business_date.isoformat()
-            yield (f"{idx}\t{_copy_text(e.entry_type)}\t{plan}\t{day}\t{e.recorded_at.isoformat()}\t"
-                   f"\\\\x{body.hex()}\t\\\\x{leaf.hex()}\n")
+    def copy_binary(self, events: Sequence[Event]) -> bytes:
+        """PostgreSQL binary COPY tuples for ``events`` (no hex or text parsing on either side)."""
+        texts, days, pack = self._texts, self._day_numbers, _ROW_HEAD.pack
+        parts: list[bytes] = []
+        append = parts.append
+        for idx, e, body, leaf, _ in self.chunk(events):
+            kind = texts.get(e.entry_type) or texts.setdefault(e.entry_type, _binary_text(e.entry_type))
+            plan = _BINARY_NULL if e.plan_code is None else (
+                texts.get(e.plan_code) or texts.setdefault(e.plan_code, _binary_text(e.plan_code)))
+            day = _BINARY_NULL if e.business_date is None else (
+                days.get(e.business_date) or days.setdefault(e.business_date, _binary_day(e.business_date)))
+            moment = e.recorded_at - _PG_EPOCH
+            micros = (moment.days * 86_400 + moment.seconds) * 1_000_000 + moment.microseconds
+            append(pack(7, 8, idx))
+            append(kind)
+            append(plan)
+            append(day)
+            append(_TIME.pack(8, micros, len(body)))
+            append(body)
+            append(_LEAF_LENGTH)
+            append(leaf)
+        return b"".join(parts)
 
 
 __all__ = ["MAIN_LOG_ID", "Event", "append_event", "append_events", "split_frontier"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from absflow.services import tlog as tlog_service
+from absflow.services import users
 from absflow.services.context import Context
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow
@@ -23,6 +25,8 @@ class LogEntry:
     recorded_at: datetime
     body: str
     leaf_hash_hex: str
+    #: user names behind the pseudonymous ids in the body, only for those who may administer users
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def plan_entries(ctx: Context, plan_code: str, *, limit: int = 100, before: int | None = None
@@ -39,7 +43,21 @@ def plan_entries(ctx: Context, plan_code: str, *, limit: int = 100, before: int 
         total = int(session.execute(
             select(func.count()).select_from(LogEntryRow).where(LogEntryRow.plan_code == plan_code)
         ).scalar_one())
-    return entries, total
+    return _with_names(ctx, entries), total
+
+
+def _with_names(ctx: Context, entries: list[LogEntry]) -> list[LogEntry]:
+    """Entries about users name them by pseudonymous id; resolve those for administrators only."""
+    refs = {}
+    for i, entry in enumerate(entries):
+        user = json.loads(entry.body).get("payload", {}).get("user")
+        if isinstance(user, str):
+            refs[i] = user
+    names = users.subject_names(ctx, set(refs.values())) if refs else {}
+    if not names:
+        return entries
+    return [replace(e, names={refs[i]: names[refs[i]]}) if refs.get(i) in names else e
+            for i, e in enumerate(entries)]
 
 
 def entry_proof_bundle(ctx: Context, system: Context, plan_code: str, index: int) -> dict[str, Any]:

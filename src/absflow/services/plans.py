@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from absflow.domain.issues import InvalidTransition, Issue, Location, NotFound, ValidationFailed
@@ -18,8 +20,10 @@ from absflow.domain.plan import (
     can_transition,
     format_plan_code,
 )
+from absflow.services.access import grant_to_creator
 from absflow.services.context import Context
 from absflow.services.log import append_event
+from absflow.services.users import access_changed
 from absflow.store.db import transaction
 from absflow.store.plans import PlanCodeCounterRow, PlanPartyRow, PlanRow, PlanStatusChangeRow
 
@@ -68,12 +72,15 @@ def _next_code(session: Session, year: int) -> str:
     return format_plan_code(year, counter.last_number)
 
 
+#: Built once (reads are frequent): SQLAlchemy then reuses its cache key on every call.
+_PLAN_BY_CODE = select(PlanRow).where(PlanRow.code == bindparam("code")).options(selectinload(PlanRow.parties))
+_PLAN_BY_CODE_FOR_UPDATE = _PLAN_BY_CODE.with_for_update()
+
+
 def load_plan_row(session: Session, code: str, *, for_update: bool = False) -> PlanRow:
     """The plan row for ``code`` or NotFound."""
-    query = select(PlanRow).where(PlanRow.code == code).options(selectinload(PlanRow.parties))
-    if for_update:
-        query = query.with_for_update()
-    row = session.execute(query).scalar_one_or_none()
+    query = _PLAN_BY_CODE_FOR_UPDATE if for_update else _PLAN_BY_CODE
+    row = session.execute(query, {"code": code}).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no plan with code {code!r}")
     return row
@@ -119,32 +126,69 @@ def create_plan(
                 "parties": [{"role": p.role.value, "name": p.name} for p in party_list],
             },
         )
-        return _to_plan(row)
+        granted = grant_to_creator(session, ctx, code, now)
+        plan = _to_plan(row)
+    if granted:
+        access_changed()
+    return plan
+
+
+#: Plans with their parties in one query, without the ORM: reads are frequent (every page
+#: shows the plan), so they are built once and map rows straight to ``Plan``.
+_PLANS_WITH_PARTIES = (
+    select(PlanRow.code, PlanRow.name, PlanRow.asset_type, PlanRow.status, PlanRow.created_at,
+           PlanPartyRow.role.label("party_role"), PlanPartyRow.name.label("party_name"))
+    .outerjoin(PlanPartyRow, PlanPartyRow.plan_id == PlanRow.id)
+    .order_by(PlanRow.code, PlanPartyRow.id)
+)
+_PLAN_WITH_PARTIES = _PLANS_WITH_PARTIES.where(PlanRow.code == bindparam("code"))
+_HISTORY = (select(PlanStatusChangeRow.from_status, PlanStatusChangeRow.to_status, PlanStatusChangeRow.changed_at)
+            .join(PlanRow, PlanRow.id == PlanStatusChangeRow.plan_id).where(PlanRow.code == bindparam("code"))
+            .order_by(PlanStatusChangeRow.id))
+
+
+def _plans_of(rows: Iterable[Any]) -> list[Plan]:
+    plans: dict[str, Plan] = {}
+    for r in rows:
+        plan = plans.get(r.code) or Plan(code=r.code, name=r.name, asset_type=AssetType(r.asset_type),
+                                         status=PlanStatus(r.status), created_at=r.created_at, parties=())
+        if r.party_role is not None:
+            plan = replace(plan, parties=(*plan.parties, Party(PartyRole(r.party_role), r.party_name)))
+        plans[r.code] = plan
+    return list(plans.values())
 
 
 def list_plans(ctx: Context) -> list[Plan]:
     """Plans the actor may see, in code order."""
     ctx.require("list", None)
-    with transaction(ctx.engine) as session:
-        rows = session.execute(
-            select(PlanRow).options(selectinload(PlanRow.parties)).order_by(PlanRow.code)
-        ).scalars().all()
-        plans = [_to_plan(r) for r in rows]
+    with ctx.engine.connect() as conn:
+        plans = _plans_of(conn.execute(_PLANS_WITH_PARTIES))
     return [plan for plan in plans if ctx.can("view", plan.code)]
 
 
 def get_plan(ctx: Context, code: str) -> Plan:
     ctx.require("view", code)
-    with transaction(ctx.engine) as session:
-        return _to_plan(load_plan_row(session, code))
+    with ctx.engine.connect() as conn:
+        found = _plans_of(conn.execute(_PLAN_WITH_PARTIES, {"code": code}))
+    if not found:
+        raise NotFound(f"no plan with code {code!r}")
+    return found[0]
 
 
 def status_history(ctx: Context, code: str) -> list[tuple[str | None, str, str]]:
     """(from, to, ISO time) for each status change of the plan, oldest first."""
+    return get_plan_with_history(ctx, code)[1]
+
+
+def get_plan_with_history(ctx: Context, code: str) -> tuple[Plan, list[tuple[str | None, str, str]]]:
+    """The plan and its status history (as ``status_history``), read in one transaction."""
     ctx.require("view", code)
-    with transaction(ctx.engine) as session:
-        row = load_plan_row(session, code)
-        return [(h.from_status, h.to_status, h.changed_at.isoformat()) for h in row.history]
+    with ctx.engine.connect() as conn, conn.begin():
+        found = _plans_of(conn.execute(_PLAN_WITH_PARTIES, {"code": code}))
+        if not found:
+            raise NotFound(f"no plan with code {code!r}")
+        history = [(f, t, at.isoformat()) for f, t, at in conn.execute(_HISTORY, {"code": code})]
+    return found[0], history
 
 
 def advance_plan(ctx: Context, code: str, to_status: PlanStatus | str) -> Plan:

@@ -266,7 +266,9 @@ def run_grid(
 
 
 def grid_rows(results: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
-    return [r.row() for r in results]
+    """One flat dict a scenario; a figure that does not exist (NaN, e.g. no IRR) is None (JSON null)."""
+    return [{k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in r.row().items()}
+            for r in results]
 
 
 def write_grid(results: Sequence[ScenarioResult], path: str | Path) -> Path:

@@ -19,7 +19,7 @@ from absflow.domain.money import format_yuan
 from absflow.pool import stratify
 from absflow.services.context import Context
 from absflow.services.plans import load_plan_row
-from absflow.services.tapes import _read_query, load_pool_frame
+from absflow.services.tapes import load_pool_frame, read_query
 from absflow.store.daily import DailyDayRow, DailyDistributionRow, DailyPlanStateRow, DailyRepurchaseRow
 from absflow.store.db import transaction
 
@@ -71,7 +71,7 @@ def servicer_report(ctx: Context, plan_code: str, first: date, last: date) -> Se
             DailyDayRow.plan_id == plan.id, DailyDayRow.business_date < first)
             .order_by(DailyDayRow.business_date.desc()).limit(1)).scalar_one_or_none()
         state = session.get(DailyPlanStateRow, plan.id)
-        events = _read_query(
+        events = read_query(
             session,
             "SELECT business_date, kind, COUNT(*) AS n, SUM(principal_fen) AS principal, SUM(interest_fen) AS "
             "interest, SUM(fee_fen) AS fees FROM daily_asset_events WHERE plan_id = :plan_id AND business_date "
@@ -80,7 +80,7 @@ def servicer_report(ctx: Context, plan_code: str, first: date, last: date) -> Se
             {"business_date": pl.Date(), "kind": pl.String(), "n": pl.Int64(), "principal": pl.Int64(),
              "interest": pl.Int64(), "fees": pl.Int64()},
         )
-        postings = _read_query(
+        postings = read_query(
             session,
             "SELECT account, SUM(amount_fen) AS amount FROM daily_postings WHERE plan_id = :plan_id AND "
             "business_date >= :first AND business_date <= :last GROUP BY account",
@@ -193,9 +193,11 @@ def servicer_report(ctx: Context, plan_code: str, first: date, last: date) -> Se
     ]))
     sections.append(Section("九、收益分配 Distributions", ("兑付日 date", "档 tranche", "应付利息 interest due",
                                                        "实付利息 interest paid", "本金 principal",
-                                                       "流动性支持 liquidity", "差额支付 shortfall"), [
+                                                       "剩余收益 residual", "流动性支持 liquidity",
+                                                       "差额支付 shortfall"), [
         (d.payment_date.isoformat(), d.tranche_id, format_yuan(d.interest_due_fen), format_yuan(d.interest_paid_fen),
-         format_yuan(d.principal_paid_fen), format_yuan(d.liquidity_drawn_fen), format_yuan(d.shortfall_paid_fen))
+         format_yuan(d.principal_paid_fen), format_yuan(d.residual_paid_fen), format_yuan(d.liquidity_drawn_fen),
+         format_yuan(d.shortfall_paid_fen))
         for d in distributions
     ]))
     paused = [f"{d.business_date}: {d.purchase_state}" for d in days if d.purchase_state in ("paused", "stopped")]
@@ -205,6 +207,9 @@ def servicer_report(ctx: Context, plan_code: str, first: date, last: date) -> Se
         ("暂停/停止天数 days paused or stopped", str(len(paused))),
         ("不合格资产率 ineligible asset rate", _rate(last_summary, "ineligible_asset_rate")),
         ("资金闲置率 fund idle rate", _rate(last_summary, "fund_idle_rate")),
+        *((f"触发器 trigger {trigger_id}", f"{t['days']}/{t['needed']} 天 days in a row"
+           + ("，已触发 hit" if t["hit"] == "true" else ""))
+          for trigger_id, t in sorted(last_summary.get("triggers", {}).items())),
     ]))
     pool = load_pool_frame(ctx, plan_code, as_of=last)
     for by, title in (("region", "地区 region"), ("industry", "行业 industry"), ("balance_fen", "余额 balance"),

@@ -57,6 +57,10 @@ class SimulationReport:
     repurchases: int
     seconds: float = 0.0
     runs: list[DayRun] = field(default_factory=list)
+    #: Wall and CPU seconds by phase: ``setup`` (plan, deal, initial pool tape import),
+    #: ``synthetic`` (the synthetic servicer making each day's files: the harness, not the
+    #: system), ``load`` (storing the day's files: ``store_inputs``), ``run`` (``run_day``).
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +77,7 @@ class SimulationReport:
 def _initial_tape(market: SyntheticMarket, day: date, total_fen: int, loans: int, directory: Path,
                   cap_fen: int | None) -> Path:
     """A margin-loan tape of ``loans`` contracts summing exactly to ``total_fen``, none above ``cap_fen``."""
-    frame = market._loans(loans, day)  # noqa: SLF001 - the generator's own loans, written as a tape
+    frame = market.loans(loans, day)
     weights = frame.get_column("principal_outstanding_fen").cast(pl.Float64)
     limit = min(cap_fen or total_fen, max(total_fen // loans * 3, total_fen // loans + 1))
     scaled = (weights / weights.sum() * total_fen).floor().clip(upper_bound=limit).cast(pl.Int64)
@@ -119,6 +123,15 @@ def simulate(
     import time
 
     started = time.perf_counter()
+    timings: dict[str, dict[str, float]] = {k: {"wall": 0.0, "cpu": 0.0} for k in ("setup", "synthetic", "load", "run")}
+    mark = [time.perf_counter(), time.process_time()]
+
+    def lap(phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        timings[phase]["wall"] += wall - mark[0]
+        timings[phase]["cpu"] += cpu - mark[1]
+        mark[:] = [wall, cpu]
+
     deal = parse_deal_text(deal_text)
     calendar = service_calendar()
     initial_fen = int((deal.pool.initial_balance or sum((t.size for t in deal.tranches), Decimal(0))) * 100)
@@ -141,12 +154,13 @@ def simulate(
             tape = _initial_tape(market, deal.dates.establishment, initial_fen, count, Path(tmp), _loan_cap(deal))
             import_tape(ctx, plan_code, tape, _margin_mapping(),
                         deal.dates.establishment)
+    lap("setup")
     first = calendar.next_trading_day(deal.dates.establishment)
     schedule = calendar.trading_days(first, deal.dates.expected_maturity or deal.dates.legal_maturity)
     schedule = schedule[:days]
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}
-    from absflow.services.daily import _cached_pool  # the day's pool, shared with the run
+    from absflow.services.daily import cached_pool  # the day's pool, shared with the run
 
     for index, day in enumerate(schedule):
         with transaction(ctx.engine) as session:
@@ -154,26 +168,32 @@ def simulate(
             from absflow.store.daily import DailyPlanStateRow
 
             state_row = session.get(DailyPlanStateRow, plan_row.id)
-            pool = _cached_pool(session, plan_row.id, state_row, cache)
+            pool = cached_pool(session, plan_row.id, state_row, cache, verify=False)  # the run verifies
             due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(
                 select(DailyRepurchaseRow).where(DailyRepurchaseRow.plan_id == plan_row.id,
                                                  DailyRepurchaseRow.settled_on.is_(None),
                                                  DailyRepurchaseRow.due_on <= day)).scalars()]
+        lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
         next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
         frames = market.day_inputs(day, pool, next_day, sorted(due))
         frames = {k: v for k, v in frames.items() if v.height}
+        lap("synthetic")
         store_inputs(ctx, plan_code, day, frames)
+        lap("load")
         run = run_day(ctx, plan_code, day, allow_empty=True, checkpoint=False, cache=cache)
+        lap("run")
         runs.append(run)
         if progress is not None:
             progress(run)
         if run.status == "ended":
             break
     if checkpoint and runs:
-        from absflow.services.daily import _checkpoint
+        from absflow.services.daily import daily_checkpoint
 
-        runs[-1].checkpoint = _checkpoint(ctx, plan_code)
-    return _report(plan_code, seed, runs, time.perf_counter() - started)
+        runs[-1].checkpoint = daily_checkpoint(ctx, plan_code)
+    report = _report(plan_code, seed, runs, time.perf_counter() - started)
+    report.timings = timings
+    return report
 
 
 def _loan_cap(deal: Any) -> int | None:
@@ -199,8 +219,9 @@ def _report(plan_code: str, seed: int, runs: list[DayRun], seconds: float) -> Si
     for run in runs:
         states[run.purchase_state] = states.get(run.purchase_state, 0) + 1
         for note in run.notes:
-            if note.startswith(("paused", "revolving stopped")) and f"{run.business_date}: {note}" not in hits:
-                hits.append(f"{run.business_date}: {note}")
+            hit = f"{run.business_date}: {note}"
+            if note.startswith(("paused", "revolving stopped", "status ")) and hit not in hits:
+                hits.append(hit)
         metrics = run.summary.get("metrics", {})
         if run.purchase_state in ("purchased", "nothing_eligible") and metrics.get("fund_utilization"):
             utilization.append(Decimal(metrics["fund_utilization"]))

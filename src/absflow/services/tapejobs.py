@@ -115,9 +115,9 @@ def _run(ctx: Context, params: Mapping[str, Any], blob: bytes | None, progress: 
         body["file_name"] = params["file_name"]
         if result.kind is not TapeKind.LOAN_PERFORMANCE:
             progress(97, "computing pool analytics")
-            # fill the pool page's cache now, so its first visit does not wait for a large pool
+            # compute and store the analytics now, so no page or API read waits for a large pool
             with contextlib.suppress(AbsflowError):
-                poolview.overview(ctx, plan_code)
+                poolview.precompute(ctx, plan_code)
         return body
 
 

@@ -6,7 +6,8 @@ batch is bulk-written at once (COPY on PostgreSQL, batched ``executemany`` on SQ
 memory stays flat on files of any size. If any problem turns up anywhere, every problem is
 reported and the transaction is rolled back: nothing is written. The batch record keeps
 the file's SHA-256; importing the same bytes into the same plan again writes nothing and
-returns the first import. Each import appends a ``tape.imported`` log entry.
+returns the first import. Each import appends a ``tape.imported`` log entry carrying the
+RFC 9162 root over the tape's records (``records_root``, docs/TLOG.md "Itemised lists").
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ from absflow.domain.money import format_yuan
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
+from absflow.services.tape_records import record_leaves
 from absflow.store.db import is_postgresql, transaction
 from absflow.store.tapes import PerformanceRecordRow, PoolAssetRow, TapeBatchRow
 from absflow.tape.mapping import TapeMapping, load_mapping
 from absflow.tape.months import months_elapsed, months_remaining
 from absflow.tape.readers import DEFAULT_BATCH_BYTES
-from absflow.tape.schema import FieldKind, TapeKind, schema_for
+from absflow.tape.schema import ASSET_KINDS, FieldKind, TapeKind, schema_for
 from absflow.tape.validate import TapeReport, TapeRun, check_tape, fen_column, issue_json
+from absflow.tlog.merkle import root as merkle_root
 
 #: pool_assets column ← canonical frame column, per asset type. Columns not listed stay null.
 ASSET_COLUMNS: dict[TapeKind, dict[str, str]] = {
@@ -193,10 +196,11 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
         session.flush()
         run = TapeRun(source, checked, cutoff=cutoff, batch_bytes=batch_bytes)
         done_bytes = 0
+        leaves: list[bytes] = []
         try:
             for frame in run:
                 if run.ok:
-                    _write(session, kind, frame, plan_id=plan.id, batch_id=batch.id, cutoff=cutoff)
+                    _write(session, kind, frame, plan_id=plan.id, batch_id=batch.id, cutoff=cutoff, leaves=leaves)
                 done_bytes = min(total_bytes, done_bytes + max(batch_bytes, 1))
                 if progress is not None:
                     progress(done_bytes, total_bytes)
@@ -212,11 +216,12 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
             raise TapeRejected(report)
         batch.row_count = report.rows
         batch.totals_json = json.dumps(report.totals_fen, sort_keys=True)
+        batch.merkle_root = merkle_root(leaves).hex()
         index = append_event(
             session, entry_type="tape.imported", plan_code=plan_code, recorded_at=now, business_date=cutoff,
             payload={
                 "batch_id": batch.id, "kind": kind.value, "sha256": sha256, "file_name": batch.file_name,
-                "rows": report.rows, "cutoff": cutoff,
+                "rows": report.rows, "cutoff": cutoff, "records_root": batch.merkle_root,
                 "totals": {k.removesuffix("_fen"): format_yuan(v) for k, v in sorted(report.totals_fen.items())},
                 "mapping": checked.as_dict(),
             },
@@ -234,7 +239,7 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
 
 # --- bulk writing ----------------------------------------------------------------------
 
-def _asset_frame(kind: TapeKind, frame: pl.DataFrame) -> pl.DataFrame:
+def asset_frame(kind: TapeKind, frame: pl.DataFrame) -> pl.DataFrame:
     """The pool_assets columns of a canonical batch that vary by row (named as the table's)."""
     exprs = []
     for target, canonical in ASSET_COLUMNS[kind].items():
@@ -247,13 +252,18 @@ def _asset_frame(kind: TapeKind, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write(session: Session, kind: TapeKind, frame: pl.DataFrame, *, plan_id: int, batch_id: int,
-           cutoff: date) -> None:
+           cutoff: date, leaves: list[bytes]) -> None:
+    """Bulk-write one checked batch and add its records' leaf hashes (tlog) to ``leaves``."""
     constants: dict[str, int | str | date] = {"plan_id": plan_id, "batch_id": batch_id}
     if kind is TapeKind.LOAN_PERFORMANCE:
-        bulk_insert(session, PerformanceRecordRow.__tablename__, frame.select(PERFORMANCE_COLUMNS), constants)
+        rows = frame.select(PERFORMANCE_COLUMNS)
+        bulk_insert(session, PerformanceRecordRow.__tablename__, rows, constants)
+        leaves.extend(record_leaves(rows, kind.value, PERF_DTYPES))
         return
     constants.update(asset_type=kind.value, cutoff_date=cutoff, acquired_on=cutoff)
-    bulk_insert(session, PoolAssetRow.__tablename__, _asset_frame(kind, frame), constants)
+    rows = asset_frame(kind, frame)
+    bulk_insert(session, PoolAssetRow.__tablename__, rows, constants)
+    leaves.extend(record_leaves(rows, kind.value, POOL_DTYPES))
 
 
 def _sql_literal(value: int | str | date) -> str:
@@ -299,7 +309,7 @@ def bulk_insert(session: Session, table: str, rows: pl.DataFrame,
 
 # --- loading frames ----------------------------------------------------------------------
 
-def _read_query(session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def read_query(session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Run a SELECT fast: COPY … TO STDOUT on PostgreSQL, a raw cursor on SQLite.
 
     ``sql`` names parameters as ``:name``; values are ints or dates only (bound as
@@ -346,7 +356,7 @@ def _sqlite_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-_POOL_DTYPES: dict[str, pl.DataType] = {
+POOL_DTYPES: dict[str, pl.DataType] = {
     "id": pl.Int64(), "batch_id": pl.Int64(), "asset_type": pl.String(), "asset_id": pl.String(),
     "obligor_id": pl.String(), "balance_fen": pl.Int64(), "original_principal_fen": pl.Int64(),
     "rate": pl.Float64(), "start_date": pl.Date(), "maturity_date": pl.Date(), "original_term_months": pl.Int64(),
@@ -389,7 +399,7 @@ def load_pool_frame(ctx: Context, plan_code: str, as_of: date | None = None) -> 
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         kind = TapeKind(plan.asset_type)
-        stored = [c for c in _POOL_DTYPES if c in set(ASSET_COLUMNS[kind]) | set(_ALWAYS) | set(_MEMBERSHIP)]
+        stored = [c for c in POOL_DTYPES if c in set(ASSET_COLUMNS[kind]) | set(_ALWAYS) | set(_MEMBERSHIP)]
         where = "plan_id = :plan_id"
         params: dict[str, Any] = {"plan_id": plan.id}
         if as_of is None:
@@ -398,8 +408,39 @@ def load_pool_frame(ctx: Context, plan_code: str, as_of: date | None = None) -> 
             where += " AND acquired_on <= :as_of AND (removed_on IS NULL OR removed_on > :as_of)"
             params["as_of"] = as_of
         sql = f"SELECT {', '.join(stored)} FROM pool_assets WHERE {where} ORDER BY id"
-        frame = _read_query(session, sql, params, {c: _POOL_DTYPES[c] for c in stored})
+        frame = read_query(session, sql, params, {c: POOL_DTYPES[c] for c in stored})
     return _pool_view(kind, frame, as_of)
+
+
+def tape_pool_frame(path: str | Path, mapping: TapeMapping | str | Path, cutoff: date, *,
+                    where: str = "tape") -> pl.DataFrame:
+    """An asset tape file checked by the tape checker (no database) as the frame ``load_pool_frame`` gives.
+
+    Every problem of the tape (row, column, value) or the mapping is raised at once as
+    ValidationFailed, each issue's field path prefixed with ``where`` (e.g. ``pool.tape_file``).
+    """
+    try:
+        report = validate_tape(path, mapping, cutoff=cutoff, keep_frame=True)
+    except ValidationFailed as exc:
+        raise ValidationFailed(_located(exc.issues, where), exc.message) from None
+    if not report.valid:
+        raise ValidationFailed(_located(report.issues, where),
+                               f"{len(report.issues)} problem(s) in the tape {path}; nothing was run")
+    if report.kind not in ASSET_KINDS or report.frame is None:
+        raise ValidationFailed([Issue("not_an_asset_tape", f"a {report.kind.value} tape is not a pool",
+                                      Location(field_path=where), str(path))])
+    frame = asset_frame(report.kind, report.frame).with_columns(
+        pl.int_range(1, report.frame.height + 1, dtype=pl.Int64).alias("id"), pl.lit(0, dtype=pl.Int64).alias(
+            "batch_id"), pl.lit(report.kind.value).alias("asset_type"), pl.lit(cutoff).alias("cutoff_date"),
+        pl.lit(cutoff).alias("acquired_on"), pl.lit(None, dtype=pl.Date).alias("removed_on"),
+        pl.lit(None, dtype=pl.String).alias("removal_reason"))
+    return _pool_view(report.kind, frame, None)
+
+
+def _located(issues: list[Issue], where: str) -> list[Issue]:
+    return [Issue(i.code, i.message, Location(i.location.row, i.location.column,
+                                              f"{where}: {i.location.field_path}" if i.location.field_path else where),
+                  i.value) for i in issues]
 
 
 def _pool_view(kind: TapeKind, frame: pl.DataFrame, as_of: date | None) -> pl.DataFrame:
@@ -431,10 +472,10 @@ def _dtype_of(kind: TapeKind, column: str) -> pl.DataType:
         if fen_column(spec) == column:
             return {FieldKind.MONEY: pl.Int64(), FieldKind.RATE: pl.Float64(), FieldKind.RATIO: pl.Float64(),
                     FieldKind.INTEGER: pl.Int64(), FieldKind.DATE: pl.Date()}.get(spec.kind, pl.String())
-    return _POOL_DTYPES.get(column, pl.String())
+    return POOL_DTYPES.get(column, pl.String())
 
 
-_PERF_DTYPES: dict[str, pl.DataType] = {
+PERF_DTYPES: dict[str, pl.DataType] = {
     "batch_id": pl.Int64(), "loan_id": pl.String(), "period": pl.Date(), "begin_balance_fen": pl.Int64(),
     "scheduled_principal_fen": pl.Int64(), "prepaid_principal_fen": pl.Int64(), "defaulted_amount_fen": pl.Int64(),
     "recovery_fen": pl.Int64(), "end_balance_fen": pl.Int64(), "days_past_due": pl.Int64(), "status": pl.String(),
@@ -454,14 +495,14 @@ def load_performance_frame(ctx: Context, plan_code: str) -> pl.DataFrame:
     ctx.require("view", plan_code)
     with transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
-        columns = list(_PERF_DTYPES)
+        columns = list(PERF_DTYPES)
         sql = f"SELECT {', '.join(columns)} FROM performance_records WHERE plan_id = :plan_id ORDER BY loan_id, period"
-        frame = _read_query(session, sql, {"plan_id": plan.id}, _PERF_DTYPES)
+        frame = read_query(session, sql, {"plan_id": plan.id}, PERF_DTYPES)
         if frame.height and (frame.get_column("origination_date").null_count()
                              or frame.get_column("original_principal_fen").null_count()):
             pool_sql = ("SELECT asset_id, start_date, original_principal_fen FROM pool_assets "
                         "WHERE plan_id = :plan_id ORDER BY id")
-            pool = _read_query(session, pool_sql, {"plan_id": plan.id},
+            pool = read_query(session, pool_sql, {"plan_id": plan.id},
                                {"asset_id": pl.String(), "start_date": pl.Date(),
                                 "original_principal_fen": pl.Int64()})
             pool = pool.unique("asset_id", keep="last").rename(

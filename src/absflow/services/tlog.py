@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
@@ -26,11 +26,17 @@ from absflow.domain.money import fen_to_yuan
 from absflow.services.context import Context
 from absflow.services.log import MAIN_LOG_ID, append_event, split_frontier
 from absflow.services.plans import load_plan_row
+from absflow.services.witness import LogKeyError as LogKeyError  # key files live there; names kept here too
+from absflow.services.witness import generate_key as generate_key
+from absflow.services.witness import read_signer as read_signer
+from absflow.services.witness import read_state, write_state
+from absflow.services.witness import read_verifier as read_verifier
+from absflow.services.witness import write_key_files as write_key_files
 from absflow.store.db import transaction
 from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
 from absflow.store.tapes import PoolAssetRow, TapeBatchRow
 from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
-from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, open_checkpoint, witness_cosign
+from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, open_checkpoint, witness_cosign
 from absflow.tlog.disclosure import (
     DEFAULT_DISCLOSED,
     DisclosureError,
@@ -39,10 +45,12 @@ from absflow.tlog.disclosure import (
     disclose,
     masked_pool_summary,
 )
-from absflow.tlog.entry import KNOWN_VERSIONS
+from absflow.tlog.entry import KNOWN_VERSIONS, CanonicalError
 from absflow.tlog.hashing import leaf_hash, node_hash
+from absflow.tlog.itemised import POOL_CHANGE_TYPE, TAPE_IMPORTED_TYPE, PoolChange, pool_changes_root
 from absflow.tlog.merkle import (
     EMPTY_ROOT,
+    STORED_MIN_LEVEL,
     consistency_ranges,
     fold_pieces,
     frontier_root,
@@ -55,14 +63,19 @@ from absflow.tlog.merkle import (
 from absflow.tlog.merkle import (
     root as memory_root,
 )
-from absflow.tlog.note import SIG_COSIGNATURE_V1, SIG_ED25519, NoteError, SignerKey, VerifierKey, sign_note
+from absflow.tlog.note import (
+    SIG_COSIGNATURE_V1,
+    NoteError,
+    SignerKey,
+    VerifierKey,
+    add_signature,
+    parse_note,
+    sign_note,
+    verify_signature,
+)
 
 DEFAULT_KEY_FILE = "absflow-log.key"
 DEFAULT_ORIGIN = "absflow.local/log"
-
-
-class LogKeyError(AbsflowError):
-    code = "log_key"
 
 
 class WitnessRefusedError(Conflict):
@@ -72,45 +85,6 @@ class WitnessRefusedError(Conflict):
 
 
 # --- keys ---------------------------------------------------------------------------------
-
-
-def generate_key(name: str, *, witness: bool = False) -> SignerKey:
-    """A fresh Ed25519 key: a log (note-signing, 0x01) key or a witness (cosignature, 0x04) key."""
-    try:
-        return SignerKey.from_seed(name, secrets.token_bytes(32), SIG_COSIGNATURE_V1 if witness else SIG_ED25519)
-    except NoteError as exc:
-        raise LogKeyError(str(exc)) from None
-
-
-def write_key_files(key: SignerKey, prefix: Path) -> tuple[Path, Path]:
-    """Write ``<prefix>.key`` (private, mode 0600) and ``<prefix>.pub`` (vkey); refuse to overwrite."""
-    private, public = prefix.with_suffix(".key"), prefix.with_suffix(".pub")
-    for path in (private, public):
-        if path.exists():
-            raise Conflict(f"{path} exists; keys are never overwritten (rotate by generating a new name)")
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.encode() + "\n")
-    public.write_text(key.verifier().encode() + "\n", encoding="ascii")
-    return private, public
-
-
-def read_signer(path: Path) -> SignerKey:
-    try:
-        return SignerKey.parse(path.read_text(encoding="ascii"))
-    except FileNotFoundError:
-        raise LogKeyError(f"no key file {path}") from None
-    except (NoteError, UnicodeDecodeError) as exc:
-        raise LogKeyError(f"{path}: {exc}") from None
-
-
-def read_verifier(path: Path) -> VerifierKey:
-    try:
-        return VerifierKey.parse(path.read_text(encoding="ascii"))
-    except FileNotFoundError:
-        raise LogKeyError(f"no key file {path}") from None
-    except (NoteError, UnicodeDecodeError) as exc:
-        raise LogKeyError(f"{path}: not a verifier key ({exc})") from None
 
 
 def log_signer(ctx: Context) -> SignerKey:
@@ -171,11 +145,29 @@ def _fetch_pieces(session: Session | Connection, wanted: Iterable[tuple[int, int
     return found
 
 
+def _stored(pieces: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The stored hashes the perfect subtrees ``pieces`` are read from: themselves, or the leaf
+    hashes of a subtree below ``STORED_MIN_LEVEL`` (not stored; ≤ 8 leaves)."""
+    wanted: set[tuple[int, int]] = set()
+    for level, idx in pieces:
+        if 0 < level < STORED_MIN_LEVEL:
+            wanted.update((0, i) for i in range(idx << level, (idx + 1) << level))
+        else:
+            wanted.add((level, idx))
+    return wanted
+
+
+def _piece(found: Mapping[tuple[int, int], bytes], level: int, idx: int) -> bytes:
+    if 0 < level < STORED_MIN_LEVEL:
+        return memory_root([found[(0, i)] for i in range(idx << level, (idx + 1) << level)])
+    return found[(level, idx)]
+
+
 def _range_hashes(session: Session, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     """MTH of each ``[start, end)`` from stored perfect subtrees, with one query per table."""
     pieces = [perfect_pieces(s, e) for s, e in ranges]
-    found = _fetch_pieces(session, (p for group in pieces for p in group))
-    return [fold_pieces([found[p] for p in group]) for group in pieces]
+    found = _fetch_pieces(session, _stored(p for group in pieces for p in group))
+    return [fold_pieces([_piece(found, *p) for p in group]) for group in pieces]
 
 
 def _root_at(session: Session, size: int) -> bytes:
@@ -228,7 +220,7 @@ def inclusion_proof(ctx: Context, index: int, size: int) -> list[bytes]:
         raise NotFound(f"entry {index} is not in a log of size {size}")
     ranges = inclusion_ranges(index, size)
     pieces = [perfect_pieces(s, e) for s, e in ranges]
-    wanted = {p for group in pieces for p in group}
+    wanted = _stored(p for group in pieces for p in group)
     with ctx.engine.connect() as conn:
         rows = conn.exec_driver_sql(_pieces_sql(wanted, with_head=True)).all()
     found = {(level, idx): bytes(value) for level, idx, value in rows if level >= 0}
@@ -237,7 +229,7 @@ def inclusion_proof(ctx: Context, index: int, size: int) -> list[bytes]:
         raise NotFound(f"the log has {current} entries; there is no tree of size {size}")
     if wanted - set(found):
         raise AbsflowError("the log store is missing subtree hashes; run `absflow log audit`", code="log_corrupt")
-    return [fold_pieces([found[p] for p in group]) for group in pieces]
+    return [fold_pieces([_piece(found, *p) for p in group]) for group in pieces]
 
 
 def consistency_proof(ctx: Context, old_size: int, new_size: int | None = None) -> list[bytes]:
@@ -331,23 +323,6 @@ def _checkpoint_at(session: Session, size: int) -> LogCheckpointRow | None:
 # --- witnesses -----------------------------------------------------------------------------
 
 
-def _read_state(path: Path) -> WitnessState | None:
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return WitnessState(data["origin"], int(data["size"]), bytes.fromhex(data["root"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LogKeyError(f"witness state {path} is unreadable: {exc}") from None
-
-
-def _write_state(path: Path, state: WitnessState) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"origin": state.origin, "size": state.size, "root": state.root_hash.hex()}),
-                   encoding="utf-8")
-    tmp.replace(path)
-
-
 def witness_cosign_latest(ctx: Context, *, witness: SignerKey, state_path: Path,
                           log_keys: Sequence[VerifierKey]) -> CheckpointInfo:
     """Have ``witness`` cosign the newest checkpoint, after it checks consistency with its state.
@@ -357,7 +332,7 @@ def witness_cosign_latest(ctx: Context, *, witness: SignerKey, state_path: Path,
     (``WitnessRefused``, nothing changes).
     """
     ctx.require("view", None)
-    state = _read_state(state_path)
+    state = read_state(state_path)
     with transaction(ctx.engine) as session:
         row = session.execute(
             select(LogCheckpointRow).order_by(LogCheckpointRow.id.desc()).limit(1).with_for_update()
@@ -375,8 +350,42 @@ def witness_cosign_latest(ctx: Context, *, witness: SignerKey, state_path: Path,
         row.note = note
         session.flush()
         info = _info(row)
-    _write_state(state_path, new_state)
+    write_state(state_path, new_state)
     return info
+
+
+def attach_cosignature(ctx: Context, cosigned_note: str, witness_keys: Sequence[VerifierKey]) -> CheckpointInfo:
+    """Add a witness's returned cosignature(s) to the stored checkpoint with the same text.
+
+    Only cosignatures that verify with one of ``witness_keys`` are added; one already on the
+    stored note is not added twice. Raises ValidationFailed if the note carries none.
+    """
+    ctx.require("edit", None)
+    try:
+        text, signatures = parse_note(cosigned_note)
+        checkpoint = Checkpoint.parse(text)
+    except NoteError as exc:
+        raise ValidationFailed([Issue("bad_note", f"not a cosigned checkpoint: {exc}", Location(field_path="note"))],
+                               f"not a cosigned checkpoint: {exc}") from None
+    known = {(k.name, k.key_id): k for k in witness_keys if k.sig_type == SIG_COSIGNATURE_V1}
+    valid = [sig for sig in signatures if (sig.name, sig.key_id) in known
+             and verify_signature(text, sig, known[(sig.name, sig.key_id)]) is not None]
+    if not valid:
+        message = "the note carries no cosignature that verifies with the given witness key(s)"
+        raise ValidationFailed([Issue("no_cosignature", message, Location(field_path="witness"))], message)
+    with transaction(ctx.engine) as session:
+        rows = session.execute(select(LogCheckpointRow).where(LogCheckpointRow.size == checkpoint.size)
+                               .order_by(LogCheckpointRow.id.desc()).with_for_update()).scalars().all()
+        row = next((r for r in rows if _note_text(r.note) == text), None)
+        if row is None:
+            raise NotFound(f"no stored checkpoint has this text (size {checkpoint.size}, root "
+                           f"{checkpoint.root_hash.hex()[:16]}…): a checkpoint of another log, or a fork")
+        present = {(s.name, s.key_id) for s in parse_note(row.note)[1]}
+        for sig in valid:
+            if (sig.name, sig.key_id) not in present:
+                row.note = add_signature(row.note, sig)
+        session.flush()
+        return _info(row)
 
 
 # --- bundles --------------------------------------------------------------------------------
@@ -402,6 +411,24 @@ def entry_bundle(ctx: Context, plan_code: str, index: int) -> dict[str, Any]:
         proof = inclusion_proof_in(session, index, checkpoint.size)
         return {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note],
                 "entries": [_entry_json(entry, 0, proof)]}
+
+
+def entries_bundle(ctx: Context, indexes: Sequence[int], *, items: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """A bundle proving the entries ``indexes`` in the newest checkpoint (made if it does not
+    cover them), with ``items`` (itemised-list proofs that refer to those entries)."""
+    needed = max(indexes, default=-1) + 1
+    checkpoint = _ensure_checkpoint(ctx, needed)
+    with transaction(ctx.engine) as session:
+        entries = []
+        for index in indexes:
+            entry = session.get(LogEntryRow, index)
+            if entry is None:
+                raise NotFound(f"the log has no entry {index}")
+            entries.append(_entry_json(entry, 0, inclusion_proof_in(session, index, checkpoint.size)))
+    bundle: dict[str, Any] = {"format": BUNDLE_FORMAT, "checkpoints": [checkpoint.note], "entries": entries}
+    if items:
+        bundle["items"] = list(items)
+    return bundle
 
 
 def _ensure_checkpoint(ctx: Context, size_needed: int) -> CheckpointInfo:
@@ -517,7 +544,8 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
                            counts["signatures"], problem, index)
 
     leaves: list[bytes] = []
-    problem = _check_entries(_raw_rows(session, _ENTRY_SQL), leaves)
+    facts: dict[int, _Fact] = {}
+    problem = _check_entries(_raw_rows(session, _ENTRY_SQL), leaves, facts)
     counts["entries"] = len(leaves)
     if problem is not None:
         return report(*problem)
@@ -529,7 +557,7 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
         below = levels[-1]
         levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
     stored_total = session.execute(select(func.count()).select_from(LogNodeRow)).scalar_one()
-    for level in range(1, len(levels)):
+    for level in range(STORED_MIN_LEVEL, len(levels)):
         stored = [(idx, bytes(value)) for idx, value in
                   _raw_rows(session, f"SELECT idx, hash FROM log_nodes WHERE level = {level} ORDER BY idx")]
         expected = levels[level]
@@ -572,11 +600,74 @@ def _audit(session: Session, keys: Sequence[VerifierKey]) -> AuditReport:
         if checkpoint.size != row.size or checkpoint.root_hash != actual or row.root_hash != actual:
             return report(f"checkpoint {row.id} (size {row.size}) does not match the root recomputed from the "
                           "entries (entries and hashes were rewritten together)", None)
-    return report(None, None)
+    problem = _check_pool_change_items(session, facts) or _check_tape_rows(session, facts)
+    return report(*problem) if problem is not None else report(None, None)
 
 
-def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes]) -> tuple[str, int] | None:
-    """Walk the entry rows in index order; append leaf hashes; return (problem, index) at the first bad one."""
+class _Fact(NamedTuple):
+    """What an entry that other stored rows must agree with says."""
+
+    entry_type: str
+    plan_code: str | None
+    payload: dict[str, Any]
+
+
+#: Entry types whose content other stored rows repeat (the audit compares them).
+_CROSS_CHECKED = frozenset({POOL_CHANGE_TYPE, TAPE_IMPORTED_TYPE, TAPE_COMMIT_TYPE})
+
+
+def _check_tape_rows(session: Session, facts: dict[int, _Fact]) -> tuple[str, int] | None:
+    """Tape batches and tape commitments agree with the entries that logged them."""
+    for batch_id, merkle_root, log_index in _raw_rows(
+            session, "SELECT id, merkle_root, log_index FROM tape_batches WHERE log_index IS NOT NULL ORDER BY id"):
+        fact = facts.get(log_index)
+        if fact is None or fact.entry_type != TAPE_IMPORTED_TYPE or fact.payload.get("batch_id") != batch_id \
+                or fact.payload.get("records_root") != merkle_root:
+            return (f"tape batch {batch_id}: its records root or log entry disagrees with entry {log_index} "
+                    "(tape.imported)"), log_index
+    for plan_code, tape_ref, root_hash, record_count, log_index in _raw_rows(
+            session, "SELECT plan_code, tape_ref, root_hash, record_count, log_index FROM tape_commitments "
+                     "ORDER BY id"):
+        fact = facts.get(log_index)
+        if fact is None or fact.entry_type != TAPE_COMMIT_TYPE or fact.plan_code != plan_code \
+                or fact.payload.get("tape") != tape_ref or fact.payload.get("root") != bytes(root_hash).hex() \
+                or fact.payload.get("count") != record_count:
+            return (f"tape commitment {plan_code} {tape_ref}: its root, count or log entry disagrees with entry "
+                    f"{log_index} (tape.committed)"), log_index
+    return None
+
+
+def _check_pool_change_items(session: Session, facts: dict[int, _Fact]) -> tuple[str, int] | None:
+    """Every stored pool-change list rebuilds the root and size its ``pool.changed`` entry logs."""
+    logged = {i: (f.payload.get("root"), f.payload.get("count"), f.plan_code) for i, f in facts.items()
+              if f.entry_type == POOL_CHANGE_TYPE}
+    lists: dict[int, list[PoolChange]] = {}
+    for log_index, plan_code, asset_id, change, amount_fen, reason in _raw_rows(
+            session, "SELECT log_index, plan_code, asset_id, change, amount_fen, reason FROM pool_change_items "
+                     "ORDER BY log_index, position"):
+        if log_index in logged and plan_code != logged[log_index][2]:
+            return f"entry {log_index}: a stored pool change names plan {plan_code}, not the entry's plan", log_index
+        lists.setdefault(log_index, []).append(PoolChange(asset_id, change, amount_fen, reason))
+    for log_index in sorted(set(lists) | set(logged)):
+        if log_index not in logged:
+            return f"pool change items are stored for entry {log_index}, which is not a pool.changed entry", log_index
+        root_hex, count, _ = logged[log_index]
+        items = lists.get(log_index, [])
+        try:
+            rebuilt = pool_changes_root(items).hex()
+        except CanonicalError:
+            rebuilt = ""
+        if len(items) != count or rebuilt != root_hex:
+            return (f"entry {log_index}: its stored list of pool changes does not rebuild the logged root "
+                    f"({len(items)} items stored, {count} logged)"), log_index
+    return None
+
+
+def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes],
+                   facts: dict[int, _Fact]) -> tuple[str, int] | None:
+    """Walk the entry rows in index order; append leaf hashes; return (problem, index) at the first bad one.
+
+    Collects what entries that other rows repeat say into ``facts``."""
     loads = json.loads
     for expected, (idx, entry_type, plan_code, business_date, recorded_at, body, stored_leaf) in enumerate(rows):
         if idx != expected:
@@ -596,6 +687,8 @@ def _check_entries(rows: Iterable[tuple[Any, ...]], leaves: list[bytes]) -> tupl
             return f"entry {idx}: the content is not a valid entry", idx
         if not agree:
             return f"entry {idx}: its columns (type, plan, business date, time) disagree with its content", idx
+        if entry_type in _CROSS_CHECKED and isinstance(parsed["payload"], dict):
+            facts[idx] = _Fact(entry_type, plan_code, parsed["payload"])
         leaves.append(leaf)
     return None
 

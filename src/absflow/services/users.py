@@ -4,16 +4,27 @@ Passwords are kept as argon2id hashes; session cookies and API keys are random t
 which only the SHA-256 is stored. Failed sign-ins are recorded and throttled: after
 ``LOGIN_FAILURE_LIMIT`` failures for one user name, or ``ADDRESS_FAILURE_LIMIT`` from one
 address, within ``LOGIN_FAILURE_WINDOW``, sign-in is refused until the window passes.
+
+A resolved session or API key is kept in this process for at most
+``PRINCIPAL_CACHE_SECONDS``, so a busy client costs no query per request. Every change to
+who may do what made through this module (disable, grant, revoke, sign-out, key
+revocation) empties that cache at once; a change made by another process (another server
+worker, the CLI) takes effect here within ``PRINCIPAL_CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,9 +33,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from absflow.access import PLAN_ACTIONS, ROLE_PLAN_CAPABILITIES, Action, Principal, Role
 from absflow.domain.issues import AbsflowError, Conflict, Issue, Location, NotFound, ValidationFailed
-from absflow.services.access import LOGIN_FAILED, count_recent_failures, record_security_event
+from absflow.services.access import LOGIN_FAILED, count_recent_failures, record_security_event, subject_ref
 from absflow.services.context import Context
 from absflow.services.log import append_event
+from absflow.store.bookbuilding import InvestorRow
 from absflow.store.db import transaction
 from absflow.store.plans import PlanRow
 from absflow.store.users import ApiKeyRow, PlanGrantRow, UserRow, WebSessionRow
@@ -40,6 +52,12 @@ ADDRESS_FAILURE_LIMIT = 20
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 API_KEY_PREFIX = "abf_"
+#: How long a resolved session or API key may be reused without asking the database.
+PRINCIPAL_CACHE_SECONDS = 2.0
+PRINCIPAL_CACHE_SIZE = 10_000
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class AuthenticationFailed(AbsflowError):
@@ -62,6 +80,8 @@ class User:
     created_at: datetime
     #: plan code -> granted action names, sorted
     grants: dict[str, tuple[str, ...]]
+    #: For an investor user: the id of the bookbuilding investor it acts for.
+    investor_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,60 @@ class WebSession:
     expires_at: datetime
 
 
+class PrincipalCache:
+    """Resolved sessions / API keys by (database, kind, token digest), each for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[tuple[str, str, str], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> Any | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if self.clock() - found[0] >= self.ttl:
+                del self._entries[key]
+                return None
+            return found[1]
+
+    def put(self, key: tuple[str, str, str], value: Any, fetched_at: float) -> None:
+        with self._lock:
+            self._entries[key] = (fetched_at, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+PRINCIPALS = PrincipalCache(PRINCIPAL_CACHE_SECONDS, PRINCIPAL_CACHE_SIZE)
+
+
+def _changes_access(func: Callable[P, R]) -> Callable[P, R]:
+    """Empty the principal cache after ``func`` (committed or not), so its change shows at once."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            PRINCIPALS.clear()
+
+    return wrapper
+
+
+def access_changed() -> None:
+    """Forget every resolved session and API key in this process: call after a change to who may do
+    what made outside this module (e.g. the grant a plan's initiator gets), once it is committed."""
+    PRINCIPALS.clear()
+
+
 def token_digest(token: str) -> str:
     """SHA-256 hex of a session or API token (what the database keeps)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -90,7 +164,7 @@ def _to_user(row: UserRow) -> User:
     return User(
         id=row.id, username=row.username, display_name=row.display_name, role=Role(row.role),
         active=row.active, created_at=row.created_at,
-        grants={g.plan_code: tuple(sorted(g.actions.split(","))) for g in row.grants},
+        grants={g.plan_code: tuple(sorted(g.actions.split(","))) for g in row.grants}, investor_id=row.investor_id,
     )
 
 
@@ -99,6 +173,7 @@ def principal_of(row: UserRow) -> Principal:
     return Principal(
         user_id=row.id, username=row.username, role=Role(row.role), active=row.active,
         grants={g.plan_code: frozenset(Action(a) for a in g.actions.split(",") if a) for g in row.grants},
+        investor_id=row.investor_id,
     )
 
 
@@ -162,7 +237,7 @@ def create_user(
         session.add(row)
         session.flush()
         append_event(session, entry_type="user.created", plan_code=None, recorded_at=now,
-                     payload={"username": username, "role": kind.value})
+                     payload={"user": subject_ref(row.id), "role": kind.value})
         return _to_user(row)
 
 
@@ -181,6 +256,7 @@ def get_user(ctx: Context, username: str) -> User:
         return _to_user(_load_user(session, username))
 
 
+@_changes_access
 def set_active(ctx: Context, username: str, active: bool) -> User:
     """Disable (or enable) a user; disabling also ends its sessions and revokes its API keys."""
     ctx.require("admin", None)
@@ -197,7 +273,7 @@ def set_active(ctx: Context, username: str, active: bool) -> User:
             session.execute(update(ApiKeyRow).where(
                 ApiKeyRow.user_id == row.id, ApiKeyRow.revoked_at.is_(None)).values(revoked_at=now))
         append_event(session, entry_type="user.enabled" if active else "user.disabled", plan_code=None,
-                     recorded_at=now, payload={"username": username})
+                     recorded_at=now, payload={"user": subject_ref(row.id)})
         return _to_user(row)
 
 
@@ -205,6 +281,7 @@ def disable_user(ctx: Context, username: str) -> User:
     return set_active(ctx, username, False)
 
 
+@_changes_access
 def grant(ctx: Context, username: str, plan_code: str, actions: Iterable[str] | None = None) -> User:
     """Give ``username`` ``actions`` on ``plan_code`` (default: everything its role may do on a plan).
 
@@ -247,10 +324,11 @@ def grant(ctx: Context, username: str, plan_code: str, actions: Iterable[str] | 
             row.grants.append(PlanGrantRow(plan_code=plan_code, actions=text, granted_at=now))
         session.flush()
         append_event(session, entry_type="access.granted", plan_code=plan_code, recorded_at=now,
-                     payload={"username": username, "actions": text.split(",")})
+                     payload={"user": subject_ref(row.id), "role": row.role, "actions": text.split(",")})
         return _to_user(row)
 
 
+@_changes_access
 def revoke(ctx: Context, username: str, plan_code: str) -> User:
     """Take away every grant ``username`` holds on ``plan_code`` (idempotent)."""
     ctx.require("admin", None)
@@ -263,18 +341,71 @@ def revoke(ctx: Context, username: str, plan_code: str) -> User:
         row.grants.remove(existing)
         session.flush()
         append_event(session, entry_type="access.revoked", plan_code=plan_code, recorded_at=now,
-                     payload={"username": username})
+                     payload={"user": subject_ref(row.id)})
+        return _to_user(row)
+
+
+def subject_names(ctx: Context, refs: Iterable[str]) -> dict[str, str]:
+    """User names behind pseudonymous log ids, for those who may administer users; else empty."""
+    if not ctx.can("admin", None):
+        return {}
+    ids = {int(r.removeprefix("user-")): r for r in refs if r.startswith("user-") and r[5:].isdigit()}
+    if not ids:
+        return {}
+    with transaction(ctx.engine) as session:
+        rows = session.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(ids))).all()
+    return {ids[user_id]: username for user_id, username in rows}
+
+
+def _login_failed(ctx: Context, reason: str, username: str, remote_addr: str | None) -> None:
+    """Record a failed sign-in: the security event (name, address: admins only) and a log entry
+    with the user's pseudonymous id if the name is a user's (a mistyped name is never logged)."""
+    with transaction(ctx.engine) as session:
+        user_id = session.execute(select(UserRow.id).where(UserRow.username == username)).scalar_one_or_none()
+    code = "throttled" if reason.startswith("throttled") else reason.replace(" ", "_")
+    payload = {"user": None if user_id is None else subject_ref(user_id), "reason": code}
+    record_security_event(ctx, LOGIN_FAILED, reason, username=username, remote_addr=remote_addr,
+                          log_entry=("user.login_failed", payload))
+
+
+@_changes_access
+def link_investor(ctx: Context, username: str, investor: str | None) -> User:
+    """Make investor user ``username`` act for the bookbuilding investor named ``investor`` (None: unlink).
+
+    A linked investor user sees its own bids, allocation line, notices and payments, and no one else's.
+    """
+    ctx.require("admin", None)
+    now = ctx.now()
+    with transaction(ctx.engine) as session:
+        row = _load_user(session, username, for_update=True)
+        if Role(row.role) is not Role.INVESTOR:
+            raise ValidationFailed([Issue("not_an_investor", f"{username} has role {row.role}; only investor users "
+                                          "act for an investor", Location(field_path="username"), username)])
+        investor_id = None
+        if investor is not None:
+            investor_id = session.execute(select(InvestorRow.id).where(InvestorRow.name == investor)
+                                          ).scalar_one_or_none()
+            if investor_id is None:
+                raise NotFound(f"no investor named {investor!r}")
+        if row.investor_id == investor_id:
+            return _to_user(row)
+        row.investor_id = investor_id
+        row.updated_at = now
+        session.flush()
+        append_event(session, entry_type="access.investor_linked", plan_code=None, recorded_at=now,
+                     payload={"user": subject_ref(row.id), "investor": investor})
         return _to_user(row)
 
 
 def authenticate(ctx: Context, username: str, password: str, *, remote_addr: str | None = None) -> Principal:
-    """Check a user name and password; every failure is recorded, and repeated failures throttled."""
+    """Check a user name and password; every failure is recorded, and repeated failures throttled.
+
+    Each sign-in is logged: ``user.login`` or ``user.login_failed`` (pseudonymous ids only)."""
     by_user = count_recent_failures(ctx, username=username, window=LOGIN_FAILURE_WINDOW)
     by_address = (count_recent_failures(ctx, remote_addr=remote_addr, window=LOGIN_FAILURE_WINDOW)
                   if remote_addr else 0)
     if by_user >= LOGIN_FAILURE_LIMIT or by_address >= ADDRESS_FAILURE_LIMIT:
-        record_security_event(ctx, LOGIN_FAILED, "throttled: too many failed sign-ins",
-                              username=username, remote_addr=remote_addr)
+        _login_failed(ctx, "throttled: too many failed sign-ins", username, remote_addr)
         raise TooManyAttempts("too many failed sign-ins; try again later")
     with transaction(ctx.engine) as session:
         row = session.execute(
@@ -293,8 +424,10 @@ def authenticate(ctx: Context, username: str, password: str, *, remote_addr: str
             if HASHER.check_needs_rehash(row.password_hash):
                 row.password_hash = HASHER.hash(password)
             principal = principal_of(row)
+            append_event(session, entry_type="user.login", plan_code=None, recorded_at=ctx.now(),
+                         payload={"user": subject_ref(row.id), "method": "password"})
     if reason is not None:
-        record_security_event(ctx, LOGIN_FAILED, reason, username=username, remote_addr=remote_addr)
+        _login_failed(ctx, reason, username, remote_addr)
         raise AuthenticationFailed("wrong user name or password")
     return principal
 
@@ -310,13 +443,38 @@ def start_session(ctx: Context, principal: Principal) -> tuple[str, WebSession]:
     return token, WebSession(principal=principal, csrf_token=csrf, expires_at=now + SESSION_LIFETIME)
 
 
+def _principal_key(ctx: Context, kind: str, token: str) -> tuple[str, str, str]:
+    return str(ctx.engine.url), kind, token_digest(token)
+
+
+def cached_session(ctx: Context, token: str) -> WebSession | None:
+    """The live session for a cookie token if this process resolved it within
+    ``PRINCIPAL_CACHE_SECONDS``; None otherwise (then ask ``resolve_session``). No I/O."""
+    found: WebSession | None = PRINCIPALS.get(_principal_key(ctx, "session", token))
+    return found if found is not None and found.expires_at > ctx.now() else None
+
+
+def cached_api_key(ctx: Context, token: str) -> Principal | None:
+    """The user behind a bearer token if this process resolved it within ``PRINCIPAL_CACHE_SECONDS``;
+    None otherwise (then ask ``resolve_api_key``). No I/O."""
+    found: Principal | None = PRINCIPALS.get(_principal_key(ctx, "api_key", token))
+    return found
+
+
 def resolve_session(ctx: Context, token: str) -> WebSession | None:
-    """The live session for a cookie token, with the user's current grants; None when absent or over."""
+    """The live session for a cookie token, with the user's current grants; None when absent or over.
+
+    Served from ``PRINCIPALS`` for up to ``PRINCIPAL_CACHE_SECONDS`` (expiry is still checked)."""
+    cached = cached_session(ctx, token)
+    if cached is not None:
+        return cached
+    key = _principal_key(ctx, "session", token)
     now = ctx.now()
+    fetched_at = PRINCIPALS.clock()
     with transaction(ctx.engine) as session:
         found = session.execute(
             select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
-            .where(WebSessionRow.token_hash == token_digest(token))
+            .where(WebSessionRow.token_hash == key[2])
             .options(selectinload(UserRow.grants))
         ).one_or_none()
         if found is None:
@@ -324,9 +482,13 @@ def resolve_session(ctx: Context, token: str) -> WebSession | None:
         row, user = found
         if row.revoked_at is not None or _aware(row.expires_at) <= now or not user.active:
             return None
-        return WebSession(principal=principal_of(user), csrf_token=row.csrf_token, expires_at=_aware(row.expires_at))
+        resolved = WebSession(principal=principal_of(user), csrf_token=row.csrf_token,
+                              expires_at=_aware(row.expires_at))
+    PRINCIPALS.put(key, resolved, fetched_at)
+    return resolved
 
 
+@_changes_access
 def end_session(ctx: Context, token: str) -> None:
     with transaction(ctx.engine) as session:
         session.execute(update(WebSessionRow).where(
@@ -362,7 +524,7 @@ def create_api_key(ctx: Context, username: str, name: str) -> tuple[str, ApiKey]
         session.add(row)
         session.flush()
         append_event(session, entry_type="apikey.created", plan_code=None, recorded_at=now,
-                     payload={"username": username, "key_id": row.id, "name": row.name, "prefix": row.prefix})
+                     payload={"user": subject_ref(row.user_id), "key_id": row.id, "prefix": row.prefix})
         return token, ApiKey(row.id, username, row.name, row.prefix, row.created_at, None)
 
 
@@ -374,6 +536,7 @@ def list_api_keys(ctx: Context, username: str) -> list[ApiKey]:
         return [ApiKey(r.id, username, r.name, r.prefix, r.created_at, r.revoked_at) for r in rows]
 
 
+@_changes_access
 def revoke_api_key(ctx: Context, username: str, key_id: int) -> ApiKey:
     """Revoke one key of ``username`` (idempotent)."""
     _may_manage_keys_of(ctx, username)
@@ -388,25 +551,34 @@ def revoke_api_key(ctx: Context, username: str, key_id: int) -> ApiKey:
         if row.revoked_at is None:
             row.revoked_at = now
             append_event(session, entry_type="apikey.revoked", plan_code=None, recorded_at=now,
-                         payload={"username": username, "key_id": key_id})
+                         payload={"user": subject_ref(row.user_id), "key_id": key_id})
         return ApiKey(row.id, username, row.name, row.prefix, row.created_at, row.revoked_at)
 
 
 def resolve_api_key(ctx: Context, token: str) -> Principal | None:
-    """The user behind a bearer token; None when unknown, revoked, or the user is disabled."""
+    """The user behind a bearer token; None when unknown, revoked, or the user is disabled.
+
+    Served from ``PRINCIPALS`` for up to ``PRINCIPAL_CACHE_SECONDS``."""
     if not token.startswith(API_KEY_PREFIX):
         return None
+    cached = cached_api_key(ctx, token)
+    if cached is not None:
+        return cached
+    key = _principal_key(ctx, "api_key", token)
+    fetched_at = PRINCIPALS.clock()
     with transaction(ctx.engine) as session:
         found = session.execute(
             select(ApiKeyRow, UserRow).join(UserRow, UserRow.id == ApiKeyRow.user_id)
-            .where(ApiKeyRow.token_hash == token_digest(token)).options(selectinload(UserRow.grants))
+            .where(ApiKeyRow.token_hash == key[2]).options(selectinload(UserRow.grants))
         ).one_or_none()
         if found is None:
             return None
-        key, user = found
-        if key.revoked_at is not None or not user.active:
+        api_key, user = found
+        if api_key.revoked_at is not None or not user.active:
             return None
-        return principal_of(user)
+        resolved = principal_of(user)
+    PRINCIPALS.put(key, resolved, fetched_at)
+    return resolved
 
 
 def set_password(ctx: Context, username: str, password: str) -> User:
@@ -421,7 +593,7 @@ def set_password(ctx: Context, username: str, password: str) -> User:
         row.password_hash = HASHER.hash(password)
         row.updated_at = now
         append_event(session, entry_type="user.password_changed", plan_code=None, recorded_at=now,
-                     payload={"username": username})
+                     payload={"user": subject_ref(row.id)})
         return _to_user(row)
 
 

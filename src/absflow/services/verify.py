@@ -1,11 +1,14 @@
-"""Offline verification of proof bundles: files in, statements out. No database, no network."""
+"""Offline verification of proof bundles: files (or their contents) in, statements out. No database,
+no network: the same check a relying party runs with `absflow verify`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.tlog.bundle import BundleError, BundleReport, verify_bundle
 from absflow.tlog.note import NoteError, VerifierKey
 
@@ -37,3 +40,25 @@ def verify_bundle_file(bundle_path: Path, key_paths: Sequence[Path]) -> BundleRe
     except (UnicodeDecodeError, ValueError) as exc:
         raise BundleError(f"bundle {bundle_path} is not valid JSON: {exc}") from None
     return verify_bundle(data, keys)
+
+
+def verify_bundle_data(bundle: Any, key_texts: Sequence[str]) -> BundleReport:
+    """Verify a parsed bundle with verifier keys given as text; raises BundleError naming what failed."""
+    keys = []
+    for i, text in enumerate(key_texts):
+        try:
+            keys.append(VerifierKey.parse(text.strip()))
+        except NoteError as exc:
+            raise BundleError(f"key {i} is not a verifier key: {exc}") from None
+    if not keys:
+        raise BundleError("give at least one key (the log's public key)")
+    return verify_bundle(bundle, keys)
+
+
+def parse_verifier(text: str, where: str) -> VerifierKey:
+    """A verifier key from its text; ValidationFailed naming ``where`` otherwise."""
+    try:
+        return VerifierKey.parse(text.strip())
+    except NoteError as exc:
+        raise ValidationFailed([Issue("bad_key", f"not a verifier key: {exc}", Location(field_path=where))]) \
+            from None

@@ -151,3 +151,4 @@ class DailyDistributionRow(Base):
     principal_paid_fen: Mapped[int] = mapped_column(Fen, nullable=False)
     liquidity_drawn_fen: Mapped[int] = mapped_column(Fen, nullable=False)
     shortfall_paid_fen: Mapped[int] = mapped_column(Fen, nullable=False)
+    residual_paid_fen: Mapped[int] = mapped_column(Fen, nullable=False, server_default="0")

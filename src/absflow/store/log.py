@@ -1,11 +1,23 @@
 """Rows of the verifiable log: entries (leaves) in append order, the log head, the stored
-perfect subtree hashes (for O(log n) proofs), signed checkpoints, and tape commitments."""
+perfect subtree hashes (for O(log n) proofs), signed checkpoints, tape commitments, and the
+itemised lists of pool changes."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from absflow.store.base import Base
@@ -29,7 +41,7 @@ class LogEntryRow(Base):
 
     __tablename__ = "log_entries"
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    entry_type: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    entry_type: Mapped[str] = mapped_column(String(64), nullable=False)  # no index: nothing looks entries up by type
     plan_code: Mapped[str | None] = mapped_column(String(32), index=True)
     business_date: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
@@ -72,3 +84,20 @@ class TapeCommitmentRow(Base):
     key_field: Mapped[str] = mapped_column(String(64), nullable=False)
     log_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class PoolChangeItemRow(Base):
+    """One item of a ``pool.changed`` entry's list: an asset added to or removed from a pool.
+
+    ``position`` is the item's leaf index in the list root the entry at ``log_index`` carries.
+    """
+
+    __tablename__ = "pool_change_items"
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    plan_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    asset_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    change: Mapped[str] = mapped_column(String(8), nullable=False)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str] = mapped_column(String(64), nullable=False)
+    __table_args__ = (Index("ix_pool_change_items_plan_asset", "plan_code", "asset_id"),)

@@ -5,6 +5,7 @@ Each area adds its row module here.
 
 from __future__ import annotations
 
+import absflow.store.analytics  # noqa: F401
 import absflow.store.bookbuilding  # noqa: F401
 import absflow.store.daily  # noqa: F401
 import absflow.store.deals  # noqa: F401

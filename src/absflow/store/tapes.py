@@ -64,6 +64,8 @@ class PoolAssetRow(Base):
     __tablename__ = "pool_assets"
     __table_args__ = (
         Index("ix_pool_assets_plan_id_removed_on", "plan_id", "removed_on"),
+        # Every row of an asset, active or removed ("ever owned by any plan"; migration tape_0003).
+        Index("ix_pool_assets_asset_type_asset_id", "asset_type", "asset_id"),
         Index(
             "uq_pool_assets_active_asset", "asset_type", "asset_id", unique=True,
             sqlite_where=text("removed_on IS NULL"), postgresql_where=text("removed_on IS NULL"),

@@ -21,6 +21,9 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: For an investor user: the id of the bookbuilding investor it acts for (book_investors.id; no
+    #: foreign key, the two branches migrate independently).
+    investor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     grants: Mapped[list[PlanGrantRow]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="PlanGrantRow.plan_code"

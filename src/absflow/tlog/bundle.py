@@ -16,6 +16,7 @@ from absflow.tlog.checkpoint import Checkpoint
 from absflow.tlog.disclosure import DisclosureError, compare_summary, verify_disclosure
 from absflow.tlog.entry import CanonicalError, parse_entry
 from absflow.tlog.hashing import leaf_hash
+from absflow.tlog.itemised import RECORDS_LIST, ItemError, list_root, parse_item
 from absflow.tlog.merkle import HASH_SIZE, verify_consistency, verify_inclusion
 from absflow.tlog.note import SIG_ED25519, NoteError, VerifierKey, open_note
 
@@ -153,6 +154,9 @@ def _verify_bundle(bundle: Any, keys: Sequence[VerifierKey]) -> BundleReport:
             f"is in the log at size {cp.size}"
         )
 
+    for i, item in enumerate(bundle.get("items", [])):
+        report.proven.append(_verify_item(i, item, report))
+
     for i, item in enumerate(bundle.get("disclosures", [])):
         if not isinstance(item, Mapping):
             raise BundleError(f"disclosure {i} is not an object")
@@ -202,3 +206,37 @@ def _check_masked_tapes(report: BundleReport) -> None:
                 f"from it match the published ones ({', '.join(matched)})"
             )
 
+
+
+def _verify_item(i: int, item: Any, report: BundleReport) -> str:
+    """An item of an itemised list (a tape's loan record, a pool change) in the root its entry logs."""
+    if not isinstance(item, Mapping):
+        raise BundleError(f"item {i} is not an object")
+    entry_index = _int(item.get("entry"), f"item {i} entry")
+    entry = report.entries.get(entry_index)
+    if entry is None:
+        raise BundleError(f"item {i}: its entry {entry_index} is not proven in this bundle")
+    list_name = item.get("list")
+    index = _int(item.get("index"), f"item {i} index")
+    body_text = item.get("body")
+    if not isinstance(body_text, str):
+        raise BundleError(f"item {i}: 'body' must be the item's canonical text")
+    body = body_text.encode("utf-8")
+    try:
+        root_hash, size = list_root(entry["type"], entry["payload"], str(list_name))
+        value = parse_item(body, f"item {i}")
+    except ItemError as exc:
+        raise BundleError(f"item {i}: {exc}") from None
+    proof = _hashes(item.get("proof"), f"item {i} inclusion proof")
+    if not verify_inclusion(leaf_hash(body), index, size, proof, root_hash):
+        raise BundleError(f"item {i}: the proof does not lead to the {list_name} root logged in entry {entry_index}")
+    when = entry["business_date"]
+    if list_name == RECORDS_LIST:
+        payload = entry["payload"]
+        return (f"item: record {index} of {size} of tape batch {payload.get('batch_id')} (file sha256 "
+                f"{str(payload.get('sha256'))[:16]}…) imported into plan {entry['plan']} as of {when} "
+                f"(entry {entry_index}) is {body_text}")
+    return (f"item: asset {value.get('asset_id')} was {value.get('change')} "
+            f"{'to' if value.get('change') == 'added' else 'from'} the pool of plan {entry['plan']} on {when}, "
+            f"amount {value.get('amount_fen')} fen, reason {value.get('reason')} (entry {entry_index}, "
+            f"item {index} of {size})")

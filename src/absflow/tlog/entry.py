@@ -123,21 +123,36 @@ def entry_bytes(
     recorded_at: datetime,
 ) -> bytes:
     """The leaf data of one log entry, version 1 (equal to ``canonical_json`` of the entry object)."""
+    return entry_bytes_and_time(entry_type=entry_type, plan_code=plan_code, business_date=business_date,
+                                payload=payload, recorded_at=recorded_at)[0]
+
+
+def entry_bytes_and_time(
+    *,
+    entry_type: str,
+    plan_code: str | None,
+    business_date: date | None,
+    payload: Mapping[str, Any],
+    recorded_at: datetime,
+    day_text: str | None = None,
+) -> tuple[bytes, str]:
+    """``entry_bytes`` and the canonical time text in it (bulk appenders store both).
+
+    ``day_text``: ``business_date.isoformat()`` if the caller already has it.
+    """
     try:
         if type(entry_type) is not str or not (plan_code is None or type(plan_code) is str):
             raise _NeedsCareful
         if business_date is not None and type(business_date) is not date:
             raise _NeedsCareful
-        return (
-            '{"business_date":' + ("null" if business_date is None else '"' + business_date.isoformat() + '"')
-            + ',"payload":' + _encode_tree(_fast_value(payload if type(payload) is dict else dict(payload)))
-            + ',"plan":' + ("null" if plan_code is None else _string(plan_code))
-            + ',"time":"' + _time_text(recorded_at)
-            + '","type":' + _string(entry_type)
-            + ',"v":' + str(ENTRY_VERSION) + "}"
-        ).encode("utf-8")
+        time_text = _time_text(recorded_at)
+        day = "null" if business_date is None else '"' + (day_text or business_date.isoformat()) + '"'
+        inner = _encode_tree(_fast_value(payload if type(payload) is dict else dict(payload)))
+        plan = "null" if plan_code is None else _string(plan_code)
+        return (f'{{"business_date":{day},"payload":{inner},"plan":{plan},"time":"{time_text}",'
+                f'"type":{_string(entry_type)},"v":{ENTRY_VERSION}}}').encode(), time_text
     except _NeedsCareful:
-        return canonical_json(
+        body = canonical_json(
             {
                 "v": ENTRY_VERSION,
                 "type": entry_type,
@@ -147,6 +162,7 @@ def entry_bytes(
                 "time": recorded_at,
             }
         )
+        return body, str(_canonical_value(recorded_at, "$.time"))
 
 
 KNOWN_VERSIONS = frozenset({ENTRY_VERSION})

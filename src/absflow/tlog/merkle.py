@@ -23,6 +23,10 @@ from collections.abc import Callable, Sequence
 from absflow.tlog.hashing import node_hash
 
 HASH_SIZE = 32
+#: A store keeps the perfect subtrees of this level and above (16+ leaves); smaller ones are
+#: folded from the ≤ 8 leaf hashes they cover when a proof needs them. Fewer rows to write
+#: (n/8 instead of n per n entries) for ≤ 15 more leaf hashes read per proof.
+STORED_MIN_LEVEL = 4
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 #: Returns the Merkle tree hash of leaves ``[start, end)``.
@@ -77,8 +81,22 @@ def subtree_root(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
 
 
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
-    """The RFC 9162 Merkle tree hash of the leaves; the empty tree hashes to SHA-256("")."""
-    return subtree_root(leaf_hashes, 0, len(leaf_hashes))
+    """The RFC 9162 Merkle tree hash of the leaves; the empty tree hashes to SHA-256("").
+
+    Level by level, an odd last node moving up unchanged: that is RFC 9162's split at the
+    largest power of two below n, computed bottom-up (one pass per level, no recursion).
+    """
+    level = list(leaf_hashes)
+    if not level:
+        return EMPTY_ROOT
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        pairs = zip(level[0::2], level[1::2], strict=False)
+        paired = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
@@ -262,6 +280,43 @@ def frontier_append(
         position >>= 1
         completed.append((level, position, current))
     new_frontier.append(current)
+    return new_frontier, completed
+
+
+def frontier_extend(
+    frontier: Sequence[bytes], size: int, leaf_hashes: Sequence[bytes], *, keep_from: int = 1
+) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append many leaves at once: the same result as ``frontier_append`` leaf by leaf.
+
+    Works level by level (one pass of pair hashes per level, no per-leaf loop over levels):
+    at level L the new nodes are indexes ``size >> L`` .. ``(size + m) >> L`` - 1; a new node
+    whose left child is old takes it from ``frontier``. Returns the new frontier and every
+    completed perfect subtree ``(level, index, hash)`` of level >= ``keep_from`` (>= 1), level by level.
+    """
+    old = dict(zip(frontier_levels(size), frontier, strict=True))
+    new_size = size + len(leaf_hashes)
+    sha256 = hashlib.sha256
+    levels: list[list[bytes]] = [list(leaf_hashes)]
+    completed: list[tuple[int, int, bytes]] = []
+    below, first = levels[0], size
+    level = 0
+    while below:
+        if first & 1:
+            below = [old[level], *below]
+            first -= 1
+        pairs = zip(below[0::2], below[1::2], strict=False)
+        above = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+        level += 1
+        first >>= 1
+        if level >= keep_from:
+            completed.extend((level, first + i, value) for i, value in enumerate(above))
+        levels.append(above)
+        below = above
+    new_frontier = []
+    for lv in frontier_levels(new_size):
+        index = (new_size >> lv) - 1
+        start = size >> lv
+        new_frontier.append(levels[lv][index - start] if index >= start else old[lv])
     return new_frontier, completed
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from absflow.domain.issues import ValidationFailed
-from absflow.services import cashflowjobs, deals
+from absflow.services import cashflowjobs, deals, transfers
 from absflow.services import jobs as job_service
 from absflow.services import plans as plan_service
 from absflow.web.pages import check_csrf, page_context, render
@@ -37,7 +37,7 @@ async def attach(request: Request, code: str, document: UploadFile = File(...), 
     check_csrf(request, csrf_token)
     text = (await document.read(2 * 1024 * 1024)).decode("utf-8", errors="replace")
     try:
-        deals.attach_deal(ctx, code, text)
+        deals.attach_deal(ctx, code, transfers.remote_deal(text))
     except ValidationFailed as exc:
         return _page(request, code, exc.issues, 422)
     return RedirectResponse(f"/plans/{quote(code)}/cashflows", status_code=303)

@@ -187,8 +187,7 @@ def _days_in_status(history: list[tuple[str | None, str, str]], now: datetime) -
 @router.get("/plans/{code}")
 def plan_detail(request: Request, code: str) -> Response:
     ctx = page_context(request)
-    plan = plan_service.get_plan(ctx, code)
-    history = plan_service.status_history(ctx, code)
+    plan, history = plan_service.get_plan_with_history(ctx, code)
     lang = language(request)
     durations = _days_in_status(history, ctx.now())
     chart = {

@@ -14,14 +14,14 @@ from absflow.services import bookview
 router = APIRouter(prefix="/plans/{code}/book", tags=["bookbuilding"])
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Dataclasses to JSON-ready data; Decimal money and rates as strings."""
     if is_dataclass(value) and not isinstance(value, type):
-        return _plain(asdict(value))
+        return plain(asdict(value))
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if hasattr(value, "isoformat"):
@@ -33,12 +33,12 @@ def _plain(value: Any) -> Any:
 
 @router.get("/issuance", summary="Issuance results per tranche (coupon, face issued)")
 def issuance(ctx: ActorCtx, code: str) -> list[Any]:
-    return _plain(bookview.issuance(ctx, code))  # type: ignore[no-any-return]
+    return plain(bookview.issuance(ctx, code))  # type: ignore[no-any-return]
 
 
 @router.get("/{tranche_id}", summary="One offering: terms, book summary, and (not for investors) bids, "
             "allocation and payment notices")
 def offering(ctx: ActorCtx, code: str, tranche_id: str) -> dict[str, Any]:
     book = bookview.offering_book(ctx, code, tranche_id)
-    return {"offering": _plain(book.offering), "summary": _plain(book.summary), "bids": _plain(book.bids),
-            "allocation": _plain(book.allocation), "notices": _plain(book.notices)}
+    return {"offering": plain(book.offering), "summary": plain(book.summary), "bids": plain(book.bids),
+            "allocation": plain(book.allocation), "notices": plain(book.notices)}

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from absflow.api.deps import ActorCtx
 from absflow.api.routes.jobs import JobPublic
-from absflow.services import cashflowjobs, deals
+from absflow.services import cashflowjobs, deals, transfers
 from absflow.services import jobs as job_service
 
 router = APIRouter(tags=["cash flows"])
@@ -43,7 +43,7 @@ def current_deal(ctx: ActorCtx, code: str) -> DealVersionPublic:
 @router.put("/plans/{code}/deal", response_model=DealVersionPublic,
             summary="Attach a deal document (YAML or JSON text) as the next version (deal attach)")
 def attach_deal(ctx: ActorCtx, code: str, text: str = Body(..., media_type="text/plain")) -> DealVersionPublic:
-    return DealVersionPublic.of(deals.attach_deal(ctx, code, text))
+    return DealVersionPublic.of(deals.attach_deal(ctx, code, transfers.remote_deal(text)))
 
 
 @router.post("/plans/{code}/cashflow-runs", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED,

@@ -26,8 +26,7 @@ def create_plan(ctx: ActorCtx, body: PlanCreate) -> PlanPublic:
 
 @router.get("/{code}", response_model=PlanPublic, summary="One plan with its status history (deal show)")
 def show_plan(ctx: ActorCtx, code: str) -> PlanPublic:
-    plan = plan_service.get_plan(ctx, code)
-    return PlanPublic.of(plan, plan_service.status_history(ctx, code))
+    return PlanPublic.of(*plan_service.get_plan_with_history(ctx, code))
 
 
 @router.patch("/{code}", response_model=PlanPublic, summary="Advance the lifecycle (deal advance)")

@@ -10,6 +10,7 @@ from absflow.api.schemas import (
     ApiKeyCreated,
     ApiKeyPublic,
     GrantUpdate,
+    InvestorLink,
     MePublic,
     UserCreate,
     UserPublic,
@@ -57,6 +58,12 @@ def grant(ctx: ActorCtx, username: str, plan_code: str, body: GrantUpdate) -> Us
 @router.delete("/users/{username}/grants/{plan_code}", response_model=UserPublic, summary="Revoke plan access")
 def revoke(ctx: ActorCtx, username: str, plan_code: str) -> UserPublic:
     return UserPublic.of(user_service.revoke(ctx, username, plan_code))
+
+
+@router.put("/users/{username}/investor", response_model=UserPublic,
+            summary="Link an investor user to its bookbuilding investor, or unlink with null (user link-investor)")
+def link_investor(ctx: ActorCtx, username: str, body: InvestorLink) -> UserPublic:
+    return UserPublic.of(user_service.link_investor(ctx, username, body.investor))
 
 
 @router.get("/users/{username}/api-keys", response_model=list[ApiKeyPublic])

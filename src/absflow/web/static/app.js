@@ -18,8 +18,8 @@
       option = {
         title: { text: spec.title, left: "center", textStyle: { fontSize: 14 } },
         tooltip: { trigger: "axis" },
-        legend: { top: 24 },
-        grid: { left: 60, right: 20, top: 60, bottom: 60 },
+        legend: { top: 34 },
+        grid: { left: 60, right: 20, top: 72, bottom: 60 },
         xAxis: { type: "category", data: spec.categories, axisLabel: { rotate: spec.categories.length > 8 ? 30 : 0 } },
         yAxis: { type: "value" },
         series: spec.series.map(function (s) {
