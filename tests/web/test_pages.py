@@ -49,12 +49,21 @@ def test_security_headers_and_no_inline_script(client: TestClient, world: World)
     assert client.get("/static/echarts.min.js").status_code == 200
 
 
+def csrf_refusals(world: World) -> list[tuple[str | None, str]]:
+    """(username, detail) of every recorded CSRF refusal, oldest first."""
+    with transaction(world.ctx.engine) as session:
+        rows = session.execute(select(SecurityEventRow.username, SecurityEventRow.detail)
+                               .where(SecurityEventRow.kind == "csrf_failed").order_by(SecurityEventRow.id)).all()
+    return [(username, detail) for username, detail in rows]
+
+
 def test_login_without_form_token_is_refused(client: TestClient, world: World) -> None:
     client.get("/login")
     r = client.post("/login", data={"username": "admin", "password": PASSWORD, "login_token": "forged"},
                     follow_redirects=False)
     assert "error=csrf" in r.headers["location"]
     assert "absflow_session" not in client.cookies
+    assert csrf_refusals(world) == [("admin", "sign-in form without a valid form token")]
 
 
 def test_failed_logins_are_recorded_and_throttled(client: TestClient, world: World) -> None:
@@ -72,6 +81,8 @@ def test_post_without_csrf_token_changes_nothing(client: TestClient, world: Worl
     login(client, "plan-manager")
     r = client.post(f"/plans/{world.plan_a}/advance", data={"to_status": "filed", "csrf_token": "nope"})
     assert r.status_code == 400
+    assert csrf_refusals(world) == [
+        ("plan-manager", f"missing or wrong form token on POST /plans/{world.plan_a}/advance")]
     page = client.get(f"/plans/{world.plan_a}")
     assert 'id="plan-status">立项' in page.text
     r = client.post(f"/plans/{world.plan_a}/advance", data={"to_status": "filed", "csrf_token": csrf_of(page.text)})
@@ -82,6 +93,8 @@ def test_api_with_cookie_needs_csrf_header_for_changes(client: TestClient, world
     login(client, "plan-manager")
     assert client.get("/api/v1/plans").status_code == 200
     assert client.patch(f"/api/v1/plans/{world.plan_a}", json={"status": "filed"}).status_code == 403
+    assert csrf_refusals(world) == [
+        ("plan-manager", f"missing or wrong X-CSRF-Token header on PATCH /api/v1/plans/{world.plan_a}")]
     token = csrf_of(client.get("/").text)
     r = client.patch(f"/api/v1/plans/{world.plan_a}", json={"status": "filed"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 200

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from absflow.access import Principal
 from absflow.api.settings import Settings
 from absflow.services import users as user_service
-from absflow.services.access import LOGIN_FAILED, as_principal, record_security_event
+from absflow.services.access import CSRF_FAILED, LOGIN_FAILED, as_principal, record_security_event
 from absflow.services.context import Context
 
 SESSION_COOKIE = "absflow_session"
@@ -89,6 +89,9 @@ async def current_principal(request: Request, ctx: BaseCtx) -> Principal:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent, web_session.csrf_token):
+            await run_in_threadpool(record_security_event, ctx, CSRF_FAILED,
+                                    f"missing or wrong X-CSRF-Token header on {request.method} {request.url.path}",
+                                    username=web_session.principal.username, remote_addr=remote_addr(request))
             raise HTTPException(403, "missing or wrong X-CSRF-Token header")
     return web_session.principal
 

@@ -33,6 +33,8 @@ security_log = logging.getLogger("absflow.security")
 
 LOGIN_FAILED = "login_failed"
 PERMISSION_DENIED = "permission_denied"
+#: A state-changing request whose CSRF token was missing or wrong (recorded, then refused).
+CSRF_FAILED = "csrf_failed"
 
 
 def record_security_event(

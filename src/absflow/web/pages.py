@@ -23,14 +23,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader
 
 from absflow.access import Principal
-from absflow.api.deps import SESSION_COOKIE, session_of
+from absflow.api.deps import SESSION_COOKIE, remote_addr, session_of
 from absflow.domain.issues import AbsflowError
 from absflow.domain.plan import ALLOWED_TRANSITIONS, PlanStatus
 from absflow.services import logview
 from absflow.services import plans as plan_service
 from absflow.services import tlog as tlog_service
 from absflow.services import users as user_service
-from absflow.services.access import as_principal
+from absflow.services.access import CSRF_FAILED, as_principal, record_security_event
 from absflow.services.context import Context
 from absflow.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
@@ -87,12 +87,17 @@ def page_context(request: Request) -> Context:
     web_session = session_of(request, ctx)
     if web_session is None:
         raise SignInRequired
-    return as_principal(ctx, web_session.principal, remote_addr=request.client.host if request.client else None)
+    return as_principal(ctx, web_session.principal, remote_addr=remote_addr(request))
 
 
 def check_csrf(request: Request, sent: str) -> None:
+    """Refuse a form whose CSRF token is not the session's; the refusal is recorded as a security event."""
     web_session = getattr(request.state, "web_session", None)
     if web_session is None or not hmac.compare_digest(sent or "", web_session.csrf_token):
+        record_security_event(base_ctx(request), CSRF_FAILED,
+                              f"missing or wrong form token on {request.method} {request.url.path}",
+                              username=web_session.principal.username if web_session else None,
+                              remote_addr=remote_addr(request))
         raise AbsflowError(translate("csrf", language(request)), code="csrf_failed")
 
 
@@ -127,11 +132,13 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     expected = _login_token(request.app.state.settings.secret_key, nonce)
     target = _safe_next(next)
     if not nonce or not hmac.compare_digest(login_token, expected):
+        record_security_event(base_ctx(request), CSRF_FAILED, "sign-in form without a valid form token",
+                              username=username.strip() or None, remote_addr=remote_addr(request))
         return RedirectResponse(f"/login?error=csrf&next={quote(target)}", status_code=303)
     ctx = base_ctx(request)
     try:
         principal = user_service.authenticate(ctx, username.strip(), password,
-                                              remote_addr=request.client.host if request.client else None)
+                                              remote_addr=remote_addr(request))
     except user_service.TooManyAttempts:
         return RedirectResponse(f"/login?error=throttled&next={quote(target)}", status_code=303)
     except user_service.AuthenticationFailed:
