@@ -10,8 +10,10 @@ Decimal and rounded half-even to the fen once per tranche, fee and period.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from absflow.cashflow.periods import Period
@@ -34,6 +36,12 @@ def to_fen(yuan: Decimal) -> int:
 
 
 _ONE = Decimal(1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _accrual(start: date, end: date, day_count: m.DayCount) -> Decimal:
+    """``accrual_fraction``, remembered: every engine over the same periods (a scenario grid) asks again."""
+    return accrual_fraction(start, end, day_count)
 
 
 def _round_fen(value: Decimal) -> int:
@@ -196,6 +204,10 @@ def _split_payment(available_fen: int, claims_fen: list[int], mode: m.SplitMode)
     return parts
 
 
+#: An action's implementation: (step number, action, source account, period, result, books, buy allowed).
+_ActionHandler = Callable[[int, m.Action, str, Period, "PeriodResult", "_Books", bool], None]
+
+
 class WaterfallEngine:
     """Runs one deal period by period. Create, then call :meth:`step` once per period in order."""
 
@@ -231,6 +243,22 @@ class WaterfallEngine:
         self._coupon = {t.id: self.coupon_rate(t) for t in deal.tranches}
         self._threshold_cache: dict[str, Decimal] = {}
         self._seniors = tuple(t.id for t in deal.tranches if t.tranche_class is m.TrancheClass.SENIOR)
+        # per-deal constants read every period
+        self._accruals = tuple((t.id, self._coupon[t.id], t.interest.day_count) for t in deal.tranches)
+        self._tranche_ids = tuple(t.id for t in deal.tranches)
+        self._fee_ids = tuple(f.id for f in deal.fees)
+        self._account_by_id = {a.id: a for a in deal.accounts}
+        self._tax_rate = deal.tax.rate if deal.tax else None
+        self._revolving_end = deal.periods.revolving.end if deal.periods.revolving is not None else None
+        self._actions: dict[m.ActionKind, _ActionHandler] = {
+            m.ActionKind.PAY_TAX: self._act_pay_tax, m.ActionKind.PAY_FEE: self._act_pay_fee,
+            m.ActionKind.PAY_INTEREST: self._act_pay_interest, m.ActionKind.PAY_PRINCIPAL: self._act_pay_principal,
+            m.ActionKind.PAY_RESIDUAL: self._act_pay_residual, m.ActionKind.TRANSFER: self._act_transfer,
+            m.ActionKind.TOP_UP_RESERVE: self._act_top_up_reserve,
+            m.ActionKind.DRAW_LIQUIDITY: self._act_draw_liquidity,
+            m.ActionKind.REPAY_LIQUIDITY: self._act_repay_liquidity,
+            m.ActionKind.CALL_SHORTFALL: self._act_call_shortfall, m.ActionKind.BUY_ASSETS: self._act_buy_assets,
+        }
 
     # ------------------------------------------------------------------ helpers
     def coupon_rate(self, tranche: m.Tranche) -> Decimal:
@@ -252,8 +280,7 @@ class WaterfallEngine:
         key = (period.index, dc)
         value = self._accrual_cache.get(key)
         if value is None:
-            value = accrual_fraction(period.start, period.end, dc)
-            self._accrual_cache[key] = value
+            value = self._accrual_cache[key] = _accrual(period.start, period.end, dc)
         return value
 
     def revolving_allowed(self, period: Period) -> bool:
@@ -322,14 +349,14 @@ class WaterfallEngine:
         period = self.periods[self._next]
         self._next += 1
         revolving_allowed = self.revolving_allowed(period)
-        begin_accounts = dict(self.balances)
-        books = _Books(self.balances)
-        tranches = {
-            t.id: TrancheFlow(t.id, self.tranche_balance[t.id]) for t in self.deal.tranches
-        }
+        balances = self.balances
+        begin_accounts = dict(balances)
+        books = _Books(balances)
+        tranche_balance = self.tranche_balance
+        tranches = {i: TrancheFlow(i, tranche_balance[i]) for i in self._tranche_ids}
         result = PeriodResult(
             period=period, status=self.status, waterfall="", pool=pool, tranches=tranches,
-            fees={f.id: FeeFlow(f.id) for f in self.deal.fees}, accounts_begin_fen=begin_accounts,
+            fees={i: FeeFlow(i) for i in self._fee_ids}, accounts_begin_fen=begin_accounts,
             accounts_end_fen={}, revolving_allowed=revolving_allowed,
         )
         collected = pool.interest_fen + pool.principal_fen + pool.recoveries_fen + pool.repurchase_fen
@@ -343,17 +370,19 @@ class WaterfallEngine:
         self.cumulative_defaults_fen += pool.defaults_fen
 
         # accruals
-        for t in self.deal.tranches:
-            flow = tranches[t.id]
-            rate = self._coupon[t.id]
+        interest_unpaid = self.interest_unpaid
+        interest_payable = period.interest_payable
+        for tranche_id, rate, day_count in self._accruals:
+            flow = tranches[tranche_id]
             accrued = _round_fen(Decimal(flow.begin_balance_fen) * rate * self._fraction(
-                period, t.interest.day_count)) if rate else 0
+                period, day_count)) if rate else 0
             flow.interest_accrued_fen = accrued
-            carried = self.interest_unpaid[t.id] + accrued
-            flow.interest_due_fen = carried if t.id in period.interest_payable else 0
-            self.interest_unpaid[t.id] = carried
+            carried = interest_unpaid[tranche_id] + accrued
+            flow.interest_due_fen = carried if tranche_id in interest_payable else 0
+            interest_unpaid[tranche_id] = carried
         self._accrue_fees(period, pool, result)
-        result.tax_due_fen = _round_fen(Decimal(pool.interest_fen) * self.deal.tax.rate) if self.deal.tax else 0
+        tax_rate = self._tax_rate
+        result.tax_due_fen = _round_fen(Decimal(pool.interest_fen) * tax_rate) if tax_rate is not None else 0
 
         # triggers → status → waterfall
         states, active = self._test_triggers(period, pool)
@@ -371,34 +400,37 @@ class WaterfallEngine:
                 elif effect.kind is m.EffectKind.SWITCH_WATERFALL:
                     waterfall_id = effect.waterfall
         if status in (m.DealStatus.ACCELERATED, m.DealStatus.DEFAULTED):
-            for t in self.deal.tranches:
-                tranches[t.id].interest_due_fen = self.interest_unpaid[t.id]
+            for tranche_id in self._tranche_ids:
+                tranches[tranche_id].interest_due_fen = interest_unpaid[tranche_id]
         self.status = status
         self.revolving_stopped = stopped
         result.status = status
         waterfall = self.deal.waterfall_by_id(waterfall_id) if waterfall_id else self.deal.waterfalls[status]
         result.waterfall = waterfall.id
-        buy_allowed = status is m.DealStatus.REVOLVING and not self.revolving_stopped and \
-            self.deal.periods.revolving is not None and period.end <= self.deal.periods.revolving.end
+        buy_allowed = status is m.DealStatus.REVOLVING and not stopped and \
+            self._revolving_end is not None and period.end <= self._revolving_end
 
+        actions, collection = self._actions, self.collection
         for number, action in enumerate(waterfall.actions, 1):
-            self._run_action(number, action, period, result, books, buy_allowed)
+            handler = actions.get(action.kind)
+            if handler is not None:
+                handler(number, action, action.source or collection, period, result, books, buy_allowed)
 
         # carry forward
-        for t in self.deal.tranches:
-            flow = tranches[t.id]
-            self.tranche_balance[t.id] = flow.begin_balance_fen - flow.principal_paid_fen
-            flow.end_balance_fen = self.tranche_balance[t.id]
-            flow.interest_unpaid_fen = self.interest_unpaid[t.id]
+        for tranche_id in self._tranche_ids:
+            flow = tranches[tranche_id]
+            flow.end_balance_fen = tranche_balance[tranche_id] = flow.begin_balance_fen - flow.principal_paid_fen
+            flow.interest_unpaid_fen = interest_unpaid[tranche_id]
         self.senior_interest_shortfall_fen = sum(
             max(0, tranches[i].interest_due_fen - tranches[i].interest_paid_fen) for i in self._seniors
         )
+        fee_unpaid = self.fee_unpaid
         for fee_id, fee_flow in result.fees.items():
-            fee_flow.unpaid_fen = self.fee_unpaid[fee_id]
-        result.accounts_end_fen = dict(self.balances)
+            fee_flow.unpaid_fen = fee_unpaid[fee_id]
+        result.accounts_end_fen = dict(balances)
         result.liquidity_outstanding_fen = dict(self.liquidity_outstanding)
         result.cash_in_fen, result.cash_out_fen = books.cash_in, books.cash_out
-        change = sum(result.accounts_end_fen.values()) - sum(begin_accounts.values())
+        change = sum(balances.values()) - sum(begin_accounts.values())
         if books.cash_in != books.cash_out + change:
             raise CashNotConserved(
                 f"period {period.index}: in {books.cash_in} ≠ out {books.cash_out} + Δaccounts {change} (fen)"
@@ -508,90 +540,113 @@ class WaterfallEngine:
 
     def _run_action(self, step: int, action: m.Action, period: Period, result: PeriodResult, books: _Books,
                     buy_allowed: bool) -> None:
-        kind = action.kind
-        source = action.source or self.collection
-        if kind is m.ActionKind.PAY_TAX:
-            amount = min(self.balances[source], result.tax_due_fen - result.tax_paid_fen)
-            if amount > 0:
-                books.pay_out(source, amount)
-                result.tax_paid_fen += amount
-                result.lines.append(ActionLine(step, "pay_tax", "tax", amount))
-        elif kind is m.ActionKind.PAY_FEE:
-            self._pay_fees(step, action, source, result, books)
-        elif kind is m.ActionKind.PAY_INTEREST:
-            self._pay_interest(step, action, source, period, result, books)
-        elif kind is m.ActionKind.PAY_PRINCIPAL:
-            self._pay_principal(step, action, source, period, result, books)
-        elif kind is m.ActionKind.PAY_RESIDUAL:
-            available = self._cap(action, self.balances[source], period, action.tranches)
-            if action.limit is None and self._senior_outstanding(action.tranches[0]):
-                available = 0  # the residual waits until every tranche above is repaid
-            if available > 0:
-                if action.mode is m.SplitMode.PRO_RATA and len(action.tranches) > 1:
-                    parts = largest_remainder(available, [to_fen(self._tranche_by_id[i].size)
-                                                          for i in action.tranches])
-                else:
-                    parts = [available] + [0] * (len(action.tranches) - 1)
-                for tranche_id, part in zip(action.tranches, parts, strict=True):
-                    if part:
-                        books.pay_out(source, part)
-                        result.tranches[tranche_id].residual_paid_fen += part
-                        result.lines.append(ActionLine(step, "pay_residual", tranche_id, part))
-        elif kind is m.ActionKind.TRANSFER:
-            assert action.to is not None
-            amount = self._cap(action, self.balances[source], period)
-            if amount > 0:
-                books.move(source, action.to, amount)
-                result.lines.append(ActionLine(step, "transfer", action.to, amount))
-        elif kind is m.ActionKind.TOP_UP_RESERVE:
-            assert action.account is not None
-            target = self._reserve_target(self.deal.account(action.account), period, result)
-            have = self.balances[action.account]
-            if have < target:
-                amount = min(self.balances[source], target - have)
-                if amount:
-                    books.move(source, action.account, amount)
-                    result.lines.append(ActionLine(step, "top_up_reserve", action.account, amount))
-            elif have > target:
-                books.move(action.account, source, have - target)
-                result.lines.append(ActionLine(step, "release_reserve", action.account, have - target))
-        elif kind is m.ActionKind.DRAW_LIQUIDITY:
-            assert action.facility is not None
-            facility = self._liq_by_id[action.facility]
-            due = sum(result.tranches[i].interest_due_fen - result.tranches[i].interest_paid_fen
-                      for i in facility.tranches)
-            needed = max(0, due - self.balances[source])
-            link = m.Action(kind, support=(m.Support(m.SupportKind.LIQUIDITY, facility.id),))
-            self._support(link, source, needed, result, books, step, facility.tranches, interest=True)
-        elif kind is m.ActionKind.REPAY_LIQUIDITY:
-            assert action.facility is not None
-            amount = self._cap(action, min(self.balances[source], self.liquidity_outstanding[action.facility]), period)
-            if amount > 0:
-                books.pay_out(source, amount)
-                self.liquidity_outstanding[action.facility] -= amount
-                result.liquidity_repaid_fen[action.facility] = \
-                    result.liquidity_repaid_fen.get(action.facility, 0) + amount
-                result.lines.append(ActionLine(step, "repay_liquidity", action.facility, amount))
-        elif kind is m.ActionKind.CALL_SHORTFALL:
-            assert action.facility is not None
-            sp = self._sp_by_id[action.facility]
-            due = 0
-            for i in sp.tranches:
-                flow = result.tranches[i]
-                if sp.cover_interest:
-                    due += flow.interest_due_fen - flow.interest_paid_fen
-                if sp.cover_principal:
-                    due += self._principal_payable(self._tranche_by_id[i], period, result.status,
-                                                   m.SplitMode.SEQUENTIAL)[1] - flow.principal_paid_fen
-            needed = max(0, due - self.balances[source])
-            link = m.Action(kind, support=(m.Support(m.SupportKind.GUARANTOR, sp.id),))
-            self._support(link, source, needed, result, books, step, sp.tranches, interest=sp.cover_interest)
-        elif kind is m.ActionKind.BUY_ASSETS and buy_allowed:
-            amount = self._cap(action, self.balances[source], period)
-            if amount > 0:
-                books.pay_out(source, amount)
-                result.purchases_fen += amount
-                result.lines.append(ActionLine(step, "buy_assets", "pool", amount))
+        handler = self._actions.get(action.kind)
+        if handler is not None:
+            handler(step, action, action.source or self.collection, period, result, books, buy_allowed)
+
+    def _act_pay_tax(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                     books: _Books, buy_allowed: bool) -> None:
+        amount = min(self.balances[source], result.tax_due_fen - result.tax_paid_fen)
+        if amount > 0:
+            books.pay_out(source, amount)
+            result.tax_paid_fen += amount
+            result.lines.append(ActionLine(step, "pay_tax", "tax", amount))
+
+    def _act_pay_fee(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                     books: _Books, buy_allowed: bool) -> None:
+        self._pay_fees(step, action, source, result, books)
+
+    def _act_pay_interest(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                          books: _Books, buy_allowed: bool) -> None:
+        self._pay_interest(step, action, source, period, result, books)
+
+    def _act_pay_principal(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                           books: _Books, buy_allowed: bool) -> None:
+        self._pay_principal(step, action, source, period, result, books)
+
+    def _act_pay_residual(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                          books: _Books, buy_allowed: bool) -> None:
+        available = self._cap(action, self.balances[source], period, action.tranches)
+        if action.limit is None and self._senior_outstanding(action.tranches[0]):
+            available = 0  # the residual waits until every tranche above is repaid
+        if available > 0:
+            if action.mode is m.SplitMode.PRO_RATA and len(action.tranches) > 1:
+                parts = largest_remainder(available, [to_fen(self._tranche_by_id[i].size) for i in action.tranches])
+            else:
+                parts = [available] + [0] * (len(action.tranches) - 1)
+            for tranche_id, part in zip(action.tranches, parts, strict=True):
+                if part:
+                    books.pay_out(source, part)
+                    result.tranches[tranche_id].residual_paid_fen += part
+                    result.lines.append(ActionLine(step, "pay_residual", tranche_id, part))
+
+    def _act_transfer(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                      books: _Books, buy_allowed: bool) -> None:
+        assert action.to is not None
+        amount = self._cap(action, self.balances[source], period)
+        if amount > 0:
+            books.move(source, action.to, amount)
+            result.lines.append(ActionLine(step, "transfer", action.to, amount))
+
+    def _act_top_up_reserve(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                            books: _Books, buy_allowed: bool) -> None:
+        assert action.account is not None
+        target = self._reserve_target(self._account_by_id[action.account], period, result)
+        have = self.balances[action.account]
+        if have < target:
+            amount = min(self.balances[source], target - have)
+            if amount:
+                books.move(source, action.account, amount)
+                result.lines.append(ActionLine(step, "top_up_reserve", action.account, amount))
+        elif have > target:
+            books.move(action.account, source, have - target)
+            result.lines.append(ActionLine(step, "release_reserve", action.account, have - target))
+
+    def _act_draw_liquidity(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                            books: _Books, buy_allowed: bool) -> None:
+        assert action.facility is not None
+        facility = self._liq_by_id[action.facility]
+        due = sum(result.tranches[i].interest_due_fen - result.tranches[i].interest_paid_fen
+                  for i in facility.tranches)
+        needed = max(0, due - self.balances[source])
+        link = m.Action(action.kind, support=(m.Support(m.SupportKind.LIQUIDITY, facility.id),))
+        self._support(link, source, needed, result, books, step, facility.tranches, interest=True)
+
+    def _act_repay_liquidity(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                             books: _Books, buy_allowed: bool) -> None:
+        assert action.facility is not None
+        amount = self._cap(action, min(self.balances[source], self.liquidity_outstanding[action.facility]), period)
+        if amount > 0:
+            books.pay_out(source, amount)
+            self.liquidity_outstanding[action.facility] -= amount
+            result.liquidity_repaid_fen[action.facility] = result.liquidity_repaid_fen.get(action.facility, 0) + amount
+            result.lines.append(ActionLine(step, "repay_liquidity", action.facility, amount))
+
+    def _act_call_shortfall(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                            books: _Books, buy_allowed: bool) -> None:
+        assert action.facility is not None
+        sp = self._sp_by_id[action.facility]
+        due = 0
+        for i in sp.tranches:
+            flow = result.tranches[i]
+            if sp.cover_interest:
+                due += flow.interest_due_fen - flow.interest_paid_fen
+            if sp.cover_principal:
+                due += self._principal_payable(self._tranche_by_id[i], period, result.status,
+                                               m.SplitMode.SEQUENTIAL)[1] - flow.principal_paid_fen
+        needed = max(0, due - self.balances[source])
+        link = m.Action(action.kind, support=(m.Support(m.SupportKind.GUARANTOR, sp.id),))
+        self._support(link, source, needed, result, books, step, sp.tranches, interest=sp.cover_interest)
+
+    def _act_buy_assets(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                        books: _Books, buy_allowed: bool) -> None:
+        if not buy_allowed:
+            return
+        amount = self._cap(action, self.balances[source], period)
+        if amount > 0:
+            books.pay_out(source, amount)
+            result.purchases_fen += amount
+            result.lines.append(ActionLine(step, "buy_assets", "pool", amount))
 
     def _pay_fees(self, step: int, action: m.Action, source: str, result: PeriodResult, books: _Books) -> None:
         dues = [self.fee_unpaid[f] for f in action.fees]
