@@ -82,17 +82,31 @@ def _future(flows: Sequence[DatedFlow], settlement: date) -> list[DatedFlow]:
     return [f for f in flows if f.on > settlement]
 
 
-def _discounted(
-    flows: Sequence[DatedFlow], settlement: date, yield_rate: float, day_count: DayCount | str, frequency: int
+def _future_arrays(
+    flows: Sequence[DatedFlow], settlement: date, day_count: DayCount | str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Times (years) and present values (yuan) of the flows after ``settlement``; empty arrays when none."""
+    """Times (years) and amounts (yuan) of the flows after ``settlement``; empty arrays when none.
+
+    A root search discounts the same flows at many yields: it reads these once (``_discount``).
+    """
     future = _future(flows, settlement)
     if not future:
         empty = np.zeros(0, dtype=np.float64)
         return empty, empty
-    t = _times(future, settlement, day_count)
-    amounts = np.array([f.amount for f in future], dtype=np.float64)
-    return t, amounts / (1.0 + yield_rate / frequency) ** (frequency * t)
+    return _times(future, settlement, day_count), np.array([f.amount for f in future], dtype=np.float64)
+
+
+def _discount(t: np.ndarray, amounts: np.ndarray, yield_rate: float, frequency: int) -> np.ndarray:
+    """Present values (yuan) of ``amounts`` at times ``t`` (years)."""
+    return amounts / (1.0 + yield_rate / frequency) ** (frequency * t)
+
+
+def _discounted(
+    flows: Sequence[DatedFlow], settlement: date, yield_rate: float, day_count: DayCount | str, frequency: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times (years) and present values (yuan) of the flows after ``settlement``; empty arrays when none."""
+    t, amounts = _future_arrays(flows, settlement, day_count)
+    return t, _discount(t, amounts, yield_rate, frequency)
 
 
 def present_value(
@@ -140,8 +154,12 @@ def yield_from_price(
     there (a residual tranche bought far below its flows); ValueError when no yield fits.
     """
 
-    def gap(y: float) -> float:
-        return price_from_yield(flows, settlement, y, face, day_count=day_count, frequency=frequency) - price
+    if face <= 0:
+        raise ValueError("face must be positive")
+    t, amounts = _future_arrays(flows, settlement, day_count)
+
+    def gap(y: float) -> float:  # price_from_yield(flows, …, y, face) − price, the flows read once
+        return float(np.sum(_discount(t, amounts, y, frequency))) / face * 100.0 - price
 
     while gap(high) > 0 and high < 1e6:
         high *= 10.0

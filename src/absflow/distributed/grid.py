@@ -14,6 +14,7 @@ by ``absflow.cashflow.deal_pricing``) take a ``DealPayload``. Any picklable func
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -230,7 +231,16 @@ class ScenarioResult:
 
 def _evaluate_batch(payload: Any, batch: Sequence[Scenario], evaluate: Evaluator) -> list[ScenarioResult]:
     _single_numba_thread()
-    return [ScenarioResult(s, evaluate(payload, s)) for s in batch]
+    # A deal run allocates many thousands of small acyclic objects (period results, lines, flows) that
+    # reference counting frees; with the cyclic collector on, the allocations also set off sweeps over
+    # the worker's heap (Dask's objects included). It runs again after the batch.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [ScenarioResult(s, evaluate(payload, s)) for s in batch]
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _single_numba_thread() -> None:
