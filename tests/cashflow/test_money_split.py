@@ -35,3 +35,12 @@ def test_same_as_the_exact_split_on_money_like_weights() -> None:
         assert _largest_remainder_float(total, weights) == largest_remainder(total, weights.tolist())
     # ties go to the earlier position, as in the exact split
     assert _largest_remainder_float(1, np.array([2.0, 2.0])) == [1, 0] == largest_remainder(1, [2.0, 2.0])
+
+
+def test_subnormal_weights_take_the_exact_split_without_a_float_overflow() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # total / sum overflowed and the cast of inf to int warned
+        assert _largest_remainder_float(7, np.array([0.0, 5e-324, 1e-323])) == [0, 2, 5]
+        assert _largest_remainder_float(10**13, np.array([5e-324])) == [10**13]

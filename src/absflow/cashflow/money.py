@@ -71,12 +71,15 @@ def _largest_remainder_float(total: int, weights: FloatArray) -> list[int]:
     each is within about 1e-15 × ``total`` of the exact share: the parts are the exact
     largest-remainder parts except where two remainders (or a remainder and 0 or 1) lie
     closer than that, where the float order decides (deterministically). The parts add
-    up to ``total`` exactly and are never negative. Totals of 2^52 fen or more, or a
-    degenerate float result, take the exact Decimal split.
+    up to ``total`` exactly and are never negative. Totals of 2^52 fen or more, weights so
+    small that ``total / sum`` overflows, or a degenerate float result take the exact Decimal split.
     """
     if total >= 2**52:
         return largest_remainder(total, weights.tolist())
-    share = weights * (total / math.fsum(weights.tolist()))
+    scale = total / math.fsum(weights.tolist())
+    if not math.isfinite(scale):  # weights summing to a subnormal: total / sum overflows float64
+        return largest_remainder(total, weights.tolist())
+    share = weights * scale
     floors = np.floor(share)
     parts = floors.astype(np.int64)
     left = total - int(parts.sum())
