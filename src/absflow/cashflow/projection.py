@@ -643,6 +643,50 @@ def _pool(columns: FloatArray, periods_per_year: int) -> PoolCashflow:
     return PoolCashflow(**kwargs, periods_per_year=periods_per_year)
 
 
+class KernelMemo:
+    """The kernel's sums of a pool's last few projections, for projections that differ only in
+    what the kernel does not read — severity, delinquency, a recovery lag that stops no
+    defaults — such as the severity axis of a scenario grid.
+
+    The caller owns it (``project(..., memo=memo)``) and must not change the loans' arrays
+    in place while it is in use: entries are keyed by the ``LoanArrays`` object itself (and
+    the kernel's inputs from the assumptions), not by the arrays' contents. A reused entry
+    gives bit-identical results. Pickles empty (a Dask worker starts its own).
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._entries: list[tuple[LoanArrays, tuple[Any, ...], FloatArray]] = []
+        self._shifted: list[tuple[LoanArrays, float, LoanArrays]] = []
+        self.hits = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"size": self.size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(int(state["size"]))  # type: ignore[misc]
+
+    def with_rate_shift(self, loans: LoanArrays, shift: float) -> LoanArrays:
+        """``loans.with_rate_shift(shift)``, the same object for the same (loans, shift) while remembered."""
+        for base, value, shifted in self._shifted:
+            if base is loans and value == shift:
+                return shifted
+        shifted = loans.with_rate_shift(shift)
+        self._shifted = [(loans, shift, shifted), *self._shifted[: self.size - 1]]
+        return shifted
+
+    def get(self, loans: LoanArrays, key: tuple[Any, ...]) -> FloatArray | None:
+        for held, held_key, flows in self._entries:
+            if held is loans and held_key == key:
+                self.hits += 1
+                return flows
+        return None
+
+    def put(self, loans: LoanArrays, key: tuple[Any, ...], flows: FloatArray) -> None:
+        flows.setflags(write=False)
+        self._entries = [(loans, key, flows), *self._entries[: self.size - 1]]
+
+
 def project(
     loans: LoanArrays,
     assumptions: Assumptions | SegmentedAssumptions,
@@ -652,6 +696,7 @@ def project(
     loan_level: bool = False,
     seed: int | None = None,
     compiled: bool | None = None,
+    memo: KernelMemo | None = None,
 ) -> Projection:
     """Project ``loans`` under ``assumptions``; pool cash flows per period (and per loan if asked).
 
@@ -661,7 +706,9 @@ def project(
     add up to the longest recovery lag after it. ``seed``: when given, revolving lines
     repay and extend at random (reproducibly for the seed) instead of by expected values.
     ``compiled``: run the numba kernel (default when numba is installed) or the same
-    kernel as plain Python (``False``; slow, for checking). Raises ``ValidationFailed`` listing every problem.
+    kernel as plain Python (``False``; slow, for checking). ``memo``: reuse the kernel's sums of an
+    earlier projection of the same ``loans`` object under the same prepayment, default, lag
+    cut-off and extension inputs (see ``KernelMemo``). Raises ``ValidationFailed`` listing every problem.
     """
     issues = validate(loans, assumptions)
     if issues:
@@ -726,12 +773,24 @@ def project(
         loan_out,
     )
     use_compiled = HAVE_NUMBA if compiled is None else compiled
-    if use_compiled and HAVE_NUMBA:
-        _compiled()(*args)
+    # what the kernel reads from the assumptions (severity and delinquency it does not)
+    memo_key = (
+        horizon, periods_per_year, seed,
+        tuple((a.prepayment, a.default, a.recovery_lag_periods if a.default.stops_within_lag else None,
+               a.extension_probability, a.extension_periods) for a in per_segment),
+    )
+    memo_flows = memo.get(loans, memo_key) if memo is not None and not loan_level else None
+    if memo_flows is not None:
+        flows = memo_flows
     else:
-        _kernel(*args)
+        if use_compiled and HAVE_NUMBA:
+            _compiled()(*args)
+        else:
+            _kernel(*args)
+        flows = acc.sum(axis=0)  # (horizon, segment, _K)
+        if memo is not None and not loan_level:
+            memo.put(loans, memo_key, flows)
     severity = np.array([a.severity for a in per_segment], dtype=np.float64)
-    flows = acc.sum(axis=0)  # (horizon, segment, _K)
     start_by_segment = np.bincount(segment, weights=balance, minlength=n_seg).astype(np.float64)
     by_segment = _derive(flows, start_by_segment, severity, lag, dq_tab, out_periods)  # (period, seg, col)
     pool = _pool(by_segment.sum(axis=1), periods_per_year)

@@ -26,6 +26,7 @@ model knows no eligibility criteria).
 
 from __future__ import annotations
 
+import functools
 from calendar import monthrange as _monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from absflow.deal.document import field_path
 from absflow.domain.issues import Issue, Location, ValidationFailed
 
 if TYPE_CHECKING:
-    from absflow.cashflow.projection import LoanArrays
+    from absflow.cashflow.projection import KernelMemo, LoanArrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,11 +254,18 @@ def _add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, _monthrange(year, month)[1]))
 
 
+@functools.lru_cache(maxsize=64)
+def _month_ends(cutoff: date, count: int) -> tuple[date, ...]:
+    """Cut-off + 1, 2, … ``count`` months (the projection's month ends; the same for every scenario)."""
+    return tuple(_add_months(cutoff, k + 1) for k in range(count))
+
+
 def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period],
-                        loans: LoanArrays | None = None) -> list[PoolPeriod]:
+                        loans: LoanArrays | None = None, memo: KernelMemo | None = None) -> list[PoolPeriod]:
     """Amortizing rep lines projected monthly from the cut-off (loan-level projection), summed into
     the deal's periods: the collections of month k (ending cut-off + k months) belong to the period
-    whose payment date is the first on or after that month end."""
+    whose payment date is the first on or after that month end. ``memo``: see ``KernelMemo`` (many
+    scenarios over the same ``loans``)."""
     from absflow.cashflow.money import pool_to_fen
     from absflow.cashflow.projection import Assumptions, LoanArrays, parse_amortization_kind, project
 
@@ -270,16 +278,17 @@ def static_pool_periods(deal: m.Deal, scenario: Scenario, periods: list[Period],
         kind=[int(parse_amortization_kind(_KIND_NAMES[r.amortization])) for r in lines],
     )
     if scenario.rate_shift:
-        loans = loans.with_rate_shift(scenario.rate_shift)
+        loans = memo.with_rate_shift(loans, scenario.rate_shift) if memo is not None else loans.with_rate_shift(
+            scenario.rate_shift)
     assumptions = Assumptions(
         prepayment=scenario.prepayment_speed(), default=scenario.default_speed(), severity=scenario.severity,
         recovery_lag_periods=scenario.recovery_lag_months, delinquency=scenario.delinquency_rate,
     )
-    pool = pool_to_fen(project(loans, assumptions).pool)  # exact fen, columns add up (largest remainder)
+    pool = pool_to_fen(project(loans, assumptions, memo=memo).pool)  # exact fen, columns add up (largest remainder)
     out: list[PoolPeriod] = []
     month = 0
     begin = pool.begin_balance[0] if pool.periods else 0
-    month_ends = [_add_months(deal.dates.cutoff, k + 1) for k in range(pool.periods)]
+    month_ends = _month_ends(deal.dates.cutoff, pool.periods)
     for number, period in enumerate(periods):
         interest = principal = recovery = default = 0
         end = begin
@@ -343,16 +352,17 @@ def _idle_rate(idle_fen: int, pool_fen: int) -> Decimal:
 
 def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None = None,
              *, loans: LoanArrays | None = None, progress: Callable[[int, int], None] | None = None,
-             periods: Sequence[Period] | None = None) -> DealRun:
+             periods: Sequence[Period] | None = None, memo: KernelMemo | None = None) -> DealRun:
     """Run the deal over all its periods under ``scenario`` (base scenario by default).
 
     ``loans``: the pool as loan arrays (a plan's imported tape); default: the deal's rep lines.
     ``periods``: ``build_periods(deal, calendar)`` when already built (many runs of one deal).
+    ``memo``: a ``KernelMemo`` shared by many runs over the same ``loans`` (amortizing pools).
     """
     scenario = scenario or Scenario()
     periods = list(periods) if periods is not None else build_periods(deal, calendar)
     if not _check_pool(deal, loans):
-        return _run_static(deal, periods, scenario, progress, loans)
+        return _run_static(deal, periods, scenario, progress, loans, memo)
     pool = _pool_model(deal, scenario, loans)
     engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates, initial_pool_fen=to_fen(
         Decimal(repr(pool.balance))), index_shift=_shift(scenario))
@@ -412,8 +422,9 @@ def run_deal(deal: m.Deal, calendar: BusinessCalendar, scenario: Scenario | None
 
 
 def _run_static(deal: m.Deal, periods: list[Period], scenario: Scenario,
-                progress: Callable[[int, int], None] | None, loans: LoanArrays | None) -> DealRun:
-    flows = static_pool_periods(deal, scenario, periods, loans)
+                progress: Callable[[int, int], None] | None, loans: LoanArrays | None,
+                memo: KernelMemo | None = None) -> DealRun:
+    flows = static_pool_periods(deal, scenario, periods, loans, memo)
     engine = WaterfallEngine(deal, periods, index_rates=scenario.index_rates,
                              initial_pool_fen=flows[0].begin_balance_fen if flows else 0, index_shift=_shift(scenario))
     results: list[PeriodResult] = []

@@ -28,7 +28,7 @@ from absflow.cashflow.curves import Speed
 from absflow.cashflow.deal_pricing import tranche_metrics
 from absflow.cashflow.periods import BusinessCalendar, Period, build_periods
 from absflow.cashflow.pricing import irr
-from absflow.cashflow.projection import Assumptions, LoanArrays, project
+from absflow.cashflow.projection import Assumptions, KernelMemo, LoanArrays, project
 from absflow.cashflow.runner import Scenario as RunScenario
 from absflow.cashflow.runner import run_deal
 from absflow.deal import model as m
@@ -164,6 +164,8 @@ class DealPayload:
     prices: dict[str, float] = field(default_factory=dict)
     yields: dict[str, float] = field(default_factory=dict)
     periods: tuple[Period, ...] = ()  # the deal's payment periods, built once (see ``with_periods``)
+    #: the loan projection's kernel sums of recent scenarios (a grid's severities share them); per process
+    memo: KernelMemo = field(default_factory=KernelMemo, compare=False, repr=False)
 
     def with_periods(self) -> DealPayload:
         """The payload with the deal's periods built, so that each scenario does not rebuild them."""
@@ -197,7 +199,7 @@ def deal_metrics(payload: DealPayload, scenario: Scenario) -> dict[str, Any]:
     and ``pool.loss`` (yuan over the run).
     """
     run = run_deal(payload.deal, payload.calendar, run_scenario(payload.base, scenario), loans=payload.loans,
-                   periods=payload.periods or None)
+                   periods=payload.periods or None, memo=payload.memo)
     out: dict[str, Any] = {}
     for t in payload.deal.tranches:
         x = tranche_metrics(run, t.id, settlement=payload.settlement, price=payload.prices.get(t.id),
