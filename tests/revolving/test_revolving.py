@@ -197,3 +197,20 @@ def test_property_without_limits_leftover_cash_buys_nothing_more(amounts: list[i
     left = cash - selection.price_fen
     assert left >= 0
     assert all(amounts[i] > left for i in range(n) if mask[i] and i not in chosen)
+
+
+@given(st.lists(st.tuples(st.text(), st.text(), st.integers(-(10**15), 10**15), st.integers(0, 10**9),
+                          st.integers(0, 10**15)), max_size=12), st.text())
+@settings(max_examples=200)
+def test_delivery_canonical_bytes_is_sorted_json(rows: list[tuple[str, str, int, int, int]], plan: str) -> None:
+    """The directly written delivery list equals ``json.dumps`` of its dict form (sorted keys, compact)."""
+    import json
+
+    from absflow.domain.money import format_yuan
+
+    lines = delivery_list(plan, date(2025, 1, 2), *([r[i] for r in rows] for i in range(5)))
+    body = {"plan_code": plan, "business_date": "2025-01-02",
+            "lines": [x.as_dict() for x in sorted(lines.lines, key=lambda x: x.asset_code)],
+            "total_principal": format_yuan(lines.principal_fen), "total_price": format_yuan(lines.price_fen)}
+    assert lines.canonical_bytes() == json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                                 separators=(",", ":")).encode("utf-8")

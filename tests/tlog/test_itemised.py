@@ -178,3 +178,14 @@ def test_daily_runs_log_each_days_purchases_and_removals(ctx: Context) -> None:
     report = verify_bundle(pool_changes.pool_change_bundle(ctx, code, purchased), KEYS)
     assert any(f"asset {purchased} was added to the pool" in line and "revolving_purchase" in line
                for line in report.proven)
+
+
+@given(st.text(), st.sampled_from(["added", "removed"]), st.integers(-(10**18), 10**18), st.text())
+@settings(max_examples=300)
+def test_pool_change_bytes_is_canonical_json(asset_id: str, change: str, amount: int, reason: str) -> None:
+    """The directly written leaf data equals canonical JSON of the item, byte for byte."""
+    from absflow.tlog.entry import canonical_json
+    from absflow.tlog.itemised import PoolChange, pool_change_bytes
+
+    item = PoolChange(asset_id, change, amount, reason)
+    assert pool_change_bytes(item) == canonical_json({**item.as_json(), "v": 1})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from calendar import monthrange
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -119,7 +119,9 @@ class PlanState:
                               dict(self.fee_unpaid_fen), self.one_off_fees_paid)
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # A shallow field copy, not ``asdict``: its deep copy of the growing ``defaulted_assets``
+        # tuple cost more than the rest of the state; the values here are plain JSON types.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("last_run_date", "accrual_start", "stopped_on"):
             data[key] = data[key].isoformat() if data[key] else None
         data["defaulted_assets"] = list(self.defaulted_assets)

@@ -10,6 +10,9 @@ from datetime import date
 
 from absflow.domain.money import format_yuan
 
+#: A JSON string literal as ``json.dumps(..., ensure_ascii=False)`` writes it.
+_json_string = json.encoder.encode_basestring
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryLine:
@@ -46,15 +49,19 @@ class DeliveryList:
         return sum(line.price_fen for line in self.lines)
 
     def canonical_bytes(self) -> bytes:
-        """Sorted-key JSON of the list, lines ordered by asset code (what the digest covers)."""
-        body = {
-            "plan_code": self.plan_code,
-            "business_date": self.business_date.isoformat(),
-            "lines": [line.as_dict() for line in sorted(self.lines, key=lambda x: x.asset_code)],
-            "total_principal": format_yuan(self.principal_fen),
-            "total_price": format_yuan(self.price_fen),
-        }
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """Sorted-key JSON of the list, lines ordered by asset code (what the digest covers):
+        ``json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`` of
+        ``{plan_code, business_date, lines: [line.as_dict()…], total_principal, total_price}``,
+        written directly (keys in sorted order) as the lists run to thousands of lines."""
+        text = _json_string
+        lines = ",".join(
+            f'{{"accrued_interest":"{format_yuan(x.accrued_interest_fen)}","asset_code":{text(x.asset_code)},'
+            f'"client_id":{text(x.client_id)},"price":"{format_yuan(x.price_fen)}",'
+            f'"principal":"{format_yuan(x.principal_fen)}"}}'
+            for x in sorted(self.lines, key=lambda x: x.asset_code))
+        return (f'{{"business_date":"{self.business_date.isoformat()}","lines":[{lines}],'
+                f'"plan_code":{text(self.plan_code)},"total_price":"{format_yuan(self.price_fen)}",'
+                f'"total_principal":"{format_yuan(self.principal_fen)}"}}').encode()
 
     def digest(self) -> str:
         """SHA-256 (hex) of :meth:`canonical_bytes`; logged with the day's run."""
