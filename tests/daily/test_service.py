@@ -256,3 +256,57 @@ def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context) -> None:
             "SELECT asset_id, COUNT(DISTINCT plan_id) FROM pool_assets GROUP BY asset_id HAVING COUNT(*) > 1"
         )).all()
     assert holders == []
+
+
+def test_cached_pool_is_never_used_stale(ctx: Context, tmp_path: Path) -> None:
+    """A process's day cache holds the pool after its own committed run, keyed by the plan's
+    pool version in the database: a run that does not commit, or a day run by another process
+    (another cache), makes it reload; the end state equals runs without any cache."""
+    reference = Context(engine=make_engine(f"sqlite:///{tmp_path / 'reference.db'}"), clock=ctx.clock)
+    upgrade(reference.engine)
+    days = CAL.trading_days(FIRST, date(2017, 9, 30))[:4]
+    code, ref = _plan(ctx), _plan(reference)
+    mine: dict[str, object] = {}
+    for context, plan in ((ctx, code), (reference, ref)):
+        for day in days:
+            daily_service.store_inputs(context, plan, day, _day_frames(day, _pool_ids(context, plan)))
+    daily_service.run_day(ctx, code, days[0], checkpoint=False, cache=mine)
+    held = mine["pool"]
+
+    def fail(session: object) -> None:
+        raise RuntimeError("crash before commit")
+
+    daily_service._before_commit = fail
+    try:
+        with pytest.raises(RuntimeError):
+            daily_service.run_day(ctx, code, days[1], checkpoint=False, cache=mine)
+    finally:
+        daily_service._before_commit = None
+    assert mine["pool"] is held, "a run that did not commit changed the cache"
+    daily_service.run_day(ctx, code, days[1], checkpoint=False, cache={})  # "another process"
+    with ctx.engine.connect() as conn:
+        plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+    from absflow.services.daily import cached_pool, pool_version
+    from absflow.store.daily import DailyPlanStateRow
+    from absflow.store.db import transaction
+
+    with transaction(ctx.engine) as session:
+        version = pool_version(session, plan_id, session.get(DailyPlanStateRow, plan_id))
+        assert version != held[0]  # type: ignore[index]
+        fresh = cached_pool(session, plan_id, version, mine)
+        assert mine["pool"][0] == version  # type: ignore[index]
+    for day in days[2:]:
+        daily_service.run_day(ctx, code, day, checkpoint=False, cache=mine)
+    for day in days:
+        daily_service.run_day(reference, ref, day, checkpoint=False)
+    with transaction(ctx.engine) as session:
+        version = pool_version(session, plan_id, session.get(DailyPlanStateRow, plan_id))
+        assert mine["pool"][0] == version  # type: ignore[index]
+        cached = mine["pool"][1]  # type: ignore[index]
+        read = cached_pool(session, plan_id, version, None)
+    assert cached.sort("asset_id").equals(read.sort("asset_id")), "the cached pool differs from the stored one"
+    assert fresh.height > 0
+    got, want = _state(ctx.engine, code), _state(reference.engine, ref)
+    for key in ("days", "pool", "postings", "repurchases", "state"):
+        assert got[key] == want[key], key
+    reference.engine.dispose()

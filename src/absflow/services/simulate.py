@@ -160,7 +160,7 @@ def simulate(
     schedule = schedule[:days]
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}
-    from absflow.services.daily import cached_pool  # the day's pool, shared with the run
+    from absflow.services.daily import cached_pool, pool_version  # the day's pool, shared with the run
 
     for index, day in enumerate(schedule):
         with transaction(ctx.engine) as session:
@@ -168,7 +168,7 @@ def simulate(
             from absflow.store.daily import DailyPlanStateRow
 
             state_row = session.get(DailyPlanStateRow, plan_row.id)
-            pool = cached_pool(session, plan_row.id, state_row, cache, verify=False)  # the run verifies
+            pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
             due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(
                 select(DailyRepurchaseRow).where(DailyRepurchaseRow.plan_id == plan_row.id,
                                                  DailyRepurchaseRow.settled_on.is_(None),
@@ -178,7 +178,7 @@ def simulate(
         frames = market.day_inputs(day, pool, next_day, sorted(due))
         frames = {k: v for k, v in frames.items() if v.height}
         lap("synthetic")
-        store_inputs(ctx, plan_code, day, frames)
+        store_inputs(ctx, plan_code, day, frames, cache=cache)
         lap("load")
         run = run_day(ctx, plan_code, day, allow_empty=True, checkpoint=False, cache=cache)
         lap("run")
