@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +333,44 @@ def test_a_deal_sent_over_http_may_not_read_server_files(client: TestClient, wor
     done = run_job(client, world, job.json(), Role.PLAN_MANAGER)
     assert done["status"] == "done" and len(done["result"]["scenarios"]) == 2, done
     assert any(k.endswith(".wal_years") for k in done["result"]["scenarios"][0])
+
+
+def test_a_linked_investor_enters_amends_and_withdraws_only_its_own_bids(ctx, clock) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+    from tests.services.test_bookbuilding_service import pct, setup_book
+
+    from absflow.domain.issues import NotFound
+    from absflow.store.db import transaction
+    from absflow.store.users import SecurityEventRow
+
+    plan_code = setup_book(ctx, clock)
+    other = book.submit_bid(ctx, plan_code, "A", investor="B", rate=pct("2.65"), amount_yuan=Decimal(30_000_000))
+    user_service.create_user(ctx, username="inv", password="correct horse 1", role=Role.INVESTOR)
+    user_service.grant(ctx, "inv", plan_code)
+    unlinked = as_principal(ctx, user_service.authenticate(ctx, "inv", "correct horse 1"))
+    with pytest.raises(PermissionDenied, match="not linked"):
+        book.submit_bid(unlinked, plan_code, "A", investor="C", rate=pct("2.70"), amount_yuan=Decimal(3_000_000))
+    user_service.link_investor(ctx, "inv", "C")
+    acting = as_principal(ctx, user_service.authenticate(ctx, "inv", "correct horse 1"))
+    assert book.acting_investor(acting) == "C" and book.acting_investor(ctx) is None
+    mine = book.submit_bid(acting, plan_code, "A", investor="C", rate=pct("2.70"), amount_yuan=Decimal(3_000_000))
+    assert mine.investor == "C"
+    with pytest.raises(PermissionDenied, match="their own bids"):
+        book.submit_bid(acting, plan_code, "A", investor="D", rate=pct("2.70"), amount_yuan=Decimal(3_000_000))
+    with pytest.raises(NotFound, match=f"no bid {other.id} in this book"):  # another's bid looks missing
+        book.withdraw_bid(acting, plan_code, "A", other.id)
+    with pytest.raises(NotFound):
+        book.amend_bid(acting, plan_code, "A", other.id, rate=pct("2.00"))
+    amended = book.amend_bid(acting, plan_code, "A", mine.id, rate=pct("2.75"))
+    assert book.withdraw_bid(acting, plan_code, "A", amended.id).status == "withdrawn"
+    assert {(b.investor, b.status) for b in book.bid_history(ctx, plan_code, "A")} == {
+        ("B", "active"), ("C", "amended"), ("C", "withdrawn")}
+    with transaction(ctx.engine) as session:
+        reasons = session.execute(select(SecurityEventRow.detail).where(
+            SecurityEventRow.kind == "permission_denied", SecurityEventRow.username == "inv")).scalars().all()
+    assert "investors may only enter, amend or withdraw their own bids" in reasons
+    user_service.create_user(ctx, username="inv2", password="correct horse 2", role=Role.INVESTOR)
+    user_service.link_investor(ctx, "inv2", "D")
+    stranger = as_principal(ctx, user_service.authenticate(ctx, "inv2", "correct horse 2"))
+    with pytest.raises(NotFound):  # no grant on the plan: the plan itself is hidden
+        book.submit_bid(stranger, plan_code, "A", investor="D", rate=pct("2.70"), amount_yuan=Decimal(3_000_000))

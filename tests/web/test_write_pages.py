@@ -100,6 +100,33 @@ def test_book_page_runs_an_offering_and_an_investor_sees_its_own(client: TestCli
     assert 'id="own-only"' in seen.text and "乙银行" in seen.text and "甲基金" not in seen.text
     assert 'id="offering-form"' not in seen.text and "/finalize" not in seen.text
     assert seen.text.count(f"{code}-A-00") == 1
-    denied = client.post(f"/plans/{code}/book/A/bids", data={"investor": "乙银行", "rate": "2.5", "amount": "100",
+    assert 'class="bid-form"' not in seen.text  # the book is closed
+    denied = client.post(f"/plans/{code}/book/A/bids", data={"investor": "甲基金", "rate": "2.5", "amount": "100",
                                                              "csrf_token": csrf_of(seen.text)})
-    assert denied.status_code == 403
+    assert denied.status_code == 403  # another investor's bid, whatever the state of the book
+    late = client.post(f"/plans/{code}/book/A/bids", data={"investor": "乙银行", "rate": "2.5", "amount": "100",
+                                                           "csrf_token": csrf_of(seen.text)})
+    assert late.status_code == 409 and 'id="form-errors"' in late.text
+
+
+def test_a_linked_investor_bids_for_itself_on_the_book_page(client: TestClient, world: World, clock) -> None:
+    from tests.services.test_bookbuilding_service import setup_book
+
+    code = setup_book(world.ctx, clock)
+    user_service.grant(world.ctx, "investor", code)
+    login(client, "investor")
+    page = client.get(f"/plans/{code}/book")
+    assert 'class="bid-form"' not in page.text  # not linked to an investor: nothing to bid for
+    user_service.link_investor(world.ctx, "investor", "C")
+    page = client.get(f"/plans/{code}/book")
+    assert 'class="bidding-for"' in page.text and '<select name="investor"' not in page.text
+    csrf = csrf_of(page.text)
+    placed = client.post(f"/plans/{code}/book/A/bids", follow_redirects=False,
+                         data={"investor": "C", "rate": "2.70", "amount": "300", "csrf_token": csrf})
+    assert placed.status_code == 303, placed.text
+    page = client.get(f"/plans/{code}/book")
+    bid_ids = re.findall(r"/book/A/bids/(\d+)/withdraw", page.text)
+    assert len(bid_ids) == 1 and "2.7000%" in page.text
+    assert client.post(f"/plans/{code}/book/A/bids/{bid_ids[0]}/withdraw", data={"csrf_token": csrf},
+                       follow_redirects=False).status_code == 303
+    assert re.findall(r"/book/A/bids/(\d+)/withdraw", client.get(f"/plans/{code}/book").text) == []

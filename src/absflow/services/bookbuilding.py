@@ -89,6 +89,34 @@ def _refuse_investors(ctx: Context, what: str, plan_code: str) -> None:
     raise PermissionDenied(f"investors see the aggregate book, not {what}")
 
 
+def acting_investor(ctx: Context) -> str | None:
+    """The name of the investor an investor user bids for (None for other users, or when unlinked)."""
+    own = own_investor(ctx)
+    if own is None or own == NO_INVESTOR:
+        return None
+    with transaction(ctx.engine) as session:
+        row = session.get(InvestorRow, own)
+        return row.name if row is not None else None
+
+
+def _require_bidding(ctx: Context, plan_code: str, investors: Iterable[str]) -> None:
+    """Who may enter, amend and withdraw bids: whoever may edit the plan, for any investor; an investor
+    user, on a plan it may view, for its own linked investor only (``investors``: the names of the
+    investors whose bids the call touches). Refusals are recorded like every denial."""
+    if own_investor(ctx) is None:
+        ctx.require("edit", plan_code)
+        return
+    ctx.require("view", plan_code)
+    own_name = acting_investor(ctx)
+    if own_name is not None and all(name == own_name for name in investors):
+        return
+    reason = ("this investor user is not linked to an investor" if own_name is None
+              else "investors may only enter, amend or withdraw their own bids")
+    record_security_event(ctx, PERMISSION_DENIED, reason, username=getattr(ctx.actor, "username", None),
+                          remote_addr=ctx.extras.get("remote_addr"), action="edit", plan_code=plan_code)
+    raise PermissionDenied(reason)
+
+
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -481,7 +509,7 @@ def submit_bids(ctx: Context, plan_code: str, tranche_id: str, bids: Sequence[Bi
     lot multiple, minimum, window, qualified investor, duplicate level, level count,
     cumulative amounts not falling, cap.
     """
-    ctx.require("edit", plan_code)
+    _require_bidding(ctx, plan_code, [b.investor for b in bids])
     now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
@@ -527,9 +555,12 @@ def submit_bid(ctx: Context, plan_code: str, tranche_id: str, *, investor: str, 
     return submit_bids(ctx, plan_code, tranche_id, [BidInput(investor, rate, amount_yuan)])[0]
 
 
-def _load_active_bid(session: Session, offering: OfferingRow, bid_id: int) -> tuple[BidRow, InvestorRow]:
+def _load_active_bid(session: Session, offering: OfferingRow, bid_id: int, *, own: int | None = None
+                     ) -> tuple[BidRow, InvestorRow]:
+    """The active bid ``bid_id`` of the book; ``own``: an investor user's investor id, whose bids
+    alone it may see (another investor's bid answers exactly like a missing one)."""
     row = session.get(BidRow, bid_id)
-    if row is None or row.offering_id != offering.id:
+    if row is None or row.offering_id != offering.id or (own is not None and row.investor_id != own):
         raise NotFound(f"no bid {bid_id} in this book")
     if row.status != ACTIVE:
         raise Conflict(f"bid {bid_id} is {row.status}; only the active version of a bid can change")
@@ -544,12 +575,12 @@ def amend_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int, *, rat
 
     The new version's time is now: an amended bid ranks as a new bid for ties at the margin.
     """
-    ctx.require("edit", plan_code)
+    _require_bidding(ctx, plan_code, [])  # an investor user: its own bids only (see _load_active_bid)
     now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         _check_open(offering, now, plan_code)
-        old, investor = _load_active_bid(session, offering, bid_id)
+        old, investor = _load_active_bid(session, offering, bid_id, own=own_investor(ctx))
         new_rate = rate if rate is not None else bp_to_rate(old.rate_bp)
         new_amount = amount_yuan if amount_yuan is not None else fen_to_yuan(old.amount_fen)
         own = [_bid(r, investor.name) for r, _ in _active_bids(session, offering.id, investor.id) if r.id != old.id]
@@ -567,12 +598,12 @@ def amend_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int, *, rat
 
 def withdraw_bid(ctx: Context, plan_code: str, tranche_id: str, bid_id: int) -> BidView:
     """Withdraw an active bid level (before the close); it stays in the history as withdrawn."""
-    ctx.require("edit", plan_code)
+    _require_bidding(ctx, plan_code, [])  # an investor user: its own bids only (see _load_active_bid)
     now = _now(ctx)
     with transaction(ctx.engine) as session:
         _, offering = _load_offering(session, plan_code, tranche_id, for_update=True)
         _check_open(offering, now, plan_code)
-        row, investor = _load_active_bid(session, offering, bid_id)
+        row, investor = _load_active_bid(session, offering, bid_id, own=own_investor(ctx))
         remaining = [_bid(r, investor.name) for r, _ in _active_bids(session, offering.id, investor.id)
                      if r.id != row.id]
         if remaining:  # e.g. a cumulative ladder must stay non-decreasing without this level

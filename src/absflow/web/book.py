@@ -1,6 +1,7 @@
 """Bookbuilding pages: register investors, open a book, enter and withdraw bids, see the book
 summary (标位汇总) with a chart and the marginal rate, finalize the allocation, download the
-notices. Forms take amounts in 万元 and rates in percent, as the CLI does."""
+notices. Forms take amounts in 万元 and rates in percent, as the CLI does. An investor user
+linked to an investor enters and withdraws that investor's own bids on plans it may view."""
 
 from __future__ import annotations
 
@@ -43,11 +44,14 @@ def _book_page(request: Request, code: str, errors: list[Issue] | None = None, s
     plan = plan_service.get_plan(ctx, code)
     lang = language(request)
     books = [bookview.offering_book(ctx, code, o.tranche_id) for o in bookview.offerings(ctx, code)]
+    can_edit = ctx.can("edit", code)
+    bidding_for = book_service.acting_investor(ctx)  # an investor user bids for its own investor only
     return render(request, "book.html", status_code=status_code, plan=plan, books=books,
                   charts=[book_chart(b.summary, lang) for b in books], issuance=bookview.issuance(ctx, code),
                   investors=book_service.list_investors(ctx), investor_types=[t.value for t in InvestorType],
                   own_only=book_service.own_investor(ctx) is not None, can_create=ctx.can("create", None),
-                  can_edit=ctx.can("edit", code), can_approve=ctx.can("approve", code),
+                  can_edit=can_edit, can_bid=can_edit or bidding_for is not None, bidding_for=bidding_for,
+                  can_approve=ctx.can("approve", code),
                   can_download=ctx.can("download", code), form_errors=errors or [], beijing=CHINA_TIME)
 
 
