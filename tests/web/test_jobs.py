@@ -57,3 +57,16 @@ def test_submit_needs_the_kinds_action(world: World) -> None:
         assert getattr(exc, "status", None) == 403
     else:
         raise AssertionError("an investor may not start an edit job")
+
+
+def test_every_job_kind_has_a_name_in_both_languages(client: TestClient) -> None:
+    """The pages show a job's kind by name (任务 #3 · 资产清单导入), never the raw key."""
+    from absflow.web.i18n import translate
+
+    assert {"tape.validate", "tape.import", "cashflow.run", "cashflow.grid", "daily.run", "simulate"} <= set(
+        job_service.KINDS)  # the server registered them at start
+    for kind in job_service.KINDS:
+        if kind.startswith("test."):
+            continue  # kinds this test module registers for itself
+        zh, en = translate(kind, "zh"), translate(kind, "en")
+        assert kind not in (zh, en) and zh != en, kind

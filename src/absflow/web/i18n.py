@@ -39,6 +39,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "csrf": ("表单已过期，请重试。", "The form expired; please try again."),
     "jobs": ("后台任务", "Background jobs"),
     "job": ("任务", "Job"),
+    # job kinds (services register them; the pages name them)
+    "tape.validate": ("资产清单校验", "Tape validation"),
+    "tape.import": ("资产清单导入", "Tape import"),
+    "cashflow.run": ("现金流测算", "Cash-flow run"),
+    "cashflow.grid": ("情景网格测算", "Scenario grid"),
+    "daily.run": ("日常运营（循环购买）", "Daily run (revolving purchase)"),
+    "simulate": ("存续期模拟", "Life simulation"),
     "progress": ("进度", "Progress"),
     "message": ("信息", "Message"),
     "kind": ("类型", "Kind"),
