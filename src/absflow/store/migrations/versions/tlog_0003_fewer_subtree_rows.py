@@ -5,8 +5,10 @@ Revision ID: tlog_0003
 Revises: tlog_0002
 """
 
+import hashlib
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "tlog_0003"
@@ -23,7 +25,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Put back the subtree hashes of levels 1 to 3 the older code reads (RFC 9162 node hashes
+    folded from the stored leaf hashes; only complete subtrees, as that code stored them)."""
     op.create_index("ix_log_entries_entry_type", "log_entries", ["entry_type"])
-    # The dropped hashes are recomputed from the entries by the older code's audit; nothing to restore
-    # here without hashing in SQL. An older build reading this store would report them missing.
-    pass
+    bind = op.get_bind()
+    current = [bytes(h) for h in bind.execute(sa.text("SELECT leaf_hash FROM log_entries ORDER BY idx")).scalars()]
+    insert = sa.text("INSERT INTO log_nodes (level, idx, hash) VALUES (:level, :idx, :hash)")
+    for level in range(1, STORED_MIN_LEVEL):
+        current = [hashlib.sha256(b"\x01" + current[2 * i] + current[2 * i + 1]).digest()
+                   for i in range(len(current) // 2)]
+        rows = [{"level": level, "idx": i, "hash": h} for i, h in enumerate(current)]
+        for start in range(0, len(rows), 10_000):
+            bind.execute(insert, rows[start:start + 10_000])
