@@ -93,7 +93,12 @@ class FeeFlow:
     unpaid_fen: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+# TriggerState and ActionLine are made several times a period: their __init__ is written out
+# with object.__setattr__ bound once (the generated one of a frozen dataclass looks it up per
+# field, about twice the cost); still frozen, compared and hashed by the dataclass.
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class TriggerState:
     trigger_id: str
     metric: str
@@ -102,8 +107,17 @@ class TriggerState:
     breached: bool  # condition true this period
     active: bool  # effects apply (breached now, or breached before and not curable)
 
+    def __init__(self, trigger_id: str, metric: str, value: str, threshold: str | None, breached: bool,
+                 active: bool, _set: Callable[[object, str, object], None] = object.__setattr__) -> None:
+        _set(self, "trigger_id", trigger_id)
+        _set(self, "metric", metric)
+        _set(self, "value", value)
+        _set(self, "threshold", threshold)
+        _set(self, "breached", breached)
+        _set(self, "active", active)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class ActionLine:
     """One money movement of one action: ``kind`` of action, ``target`` id, fen."""
 
@@ -111,6 +125,13 @@ class ActionLine:
     kind: str
     target: str
     amount_fen: int
+
+    def __init__(self, step: int, kind: str, target: str, amount_fen: int,
+                 _set: Callable[[object, str, object], None] = object.__setattr__) -> None:
+        _set(self, "step", step)
+        _set(self, "kind", kind)
+        _set(self, "target", target)
+        _set(self, "amount_fen", amount_fen)
 
 
 @dataclass(slots=True)
