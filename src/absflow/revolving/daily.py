@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -159,8 +159,9 @@ class OpenRepurchase:
         return self.principal_fen + self.interest_fen
 
 
-@dataclass(frozen=True)
-class AssetEvent:
+class AssetEvent(NamedTuple):
+    """One event of an asset on the day (a named tuple: a day makes ~15,000 of them at 200,000 loans)."""
+
     asset_id: str
     kind: str  # collection | purchase | extension | liquidation | repurchase_instructed | repurchased | repaid
     principal_fen: int = 0
@@ -303,6 +304,7 @@ def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tup
         distinct = [frame.get_column(column).fill_null("").unique() for frame in (pool, candidates)]
         vocab[name] = pl.concat(distinct).unique().sort()
     tables = []
+    vocab_lists = {name: series.to_list() for name, series in vocab.items()}
     for frame, principal in ((pool, "balance_fen"), (candidates, "principal_outstanding_fen")):
         n = frame.height
         overdue = (
@@ -350,7 +352,7 @@ def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tup
                 extension_count=frame.get_column("extension_count").fill_null(0).cast(pl.Int64).to_numpy(),
                 code_rank=rank,
                 groups={g: _vocab_codes(frame.get_column(g).fill_null(""), vocab[g]) for g in GROUP_FIELDS},
-                vocab={name: series.to_list() for name, series in vocab.items()},
+                vocab=vocab_lists,
             )
         )
     return tables[0], tables[1]
