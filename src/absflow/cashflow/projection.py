@@ -784,7 +784,11 @@ def project(
         flows = memo_flows
     else:
         if use_compiled and HAVE_NUMBA:
-            _compiled()(*args)
+            # blocks handed out one at a time (numba's default splits them evenly between the threads up
+            # front): on a shared machine a thread whose core is also busy takes fewer blocks instead of
+            # holding the whole projection back. Per-block sums, so the results do not change.
+            with numba.parallel_chunksize(1):
+                _compiled()(*args)
         else:
             _kernel(*args)
         flows = acc.sum(axis=0)  # (horizon, segment, _K)
