@@ -203,6 +203,8 @@ class PeriodResult:
 class _Books:
     """Accounts and the period's in/out counters; every movement goes through here."""
 
+    __slots__ = ("balances", "cash_in", "cash_out")
+
     def __init__(self, balances: dict[str, int]) -> None:
         self.balances = balances
         self.cash_in = 0
