@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from absflow.api import errors
 from absflow.api.middleware import EdgeMiddleware
+from absflow.api.readcache import ReadCacheMiddleware
 from absflow.api.routes import analytics, book, cashflows, daily, jobs, log, offerings, plans, pool, tapes, users
 from absflow.api.settings import Settings, settings_from_env
 from absflow.domain.issues import AbsflowError
@@ -95,6 +96,8 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         return errors.problem(413, "too_large", f"requests are limited to {limit // (1024 * 1024)} MiB", instance=path)
 
     app.add_middleware(EdgeMiddleware, headers=SECURITY_HEADERS, limit=body_limit, too_large=too_large)
+    # Outside the edge: kept answers carry the security headers they were sent with.
+    app.add_middleware(ReadCacheMiddleware)
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"

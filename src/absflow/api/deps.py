@@ -24,6 +24,8 @@ from absflow.services.access import CSRF_FAILED, LOGIN_FAILED, as_principal, rec
 from absflow.services.context import Context
 
 SESSION_COOKIE = "absflow_session"
+#: The page language (read by the pages; part of the read cache's key).
+LANG_COOKIE = "absflow_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

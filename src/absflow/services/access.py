@@ -26,6 +26,7 @@ from absflow.access import (
 from absflow.domain.issues import NotFound, PermissionDenied
 from absflow.services.context import Context
 from absflow.services.log import append_event
+from absflow.services.readcache import note_check
 from absflow.store.db import transaction
 from absflow.store.users import PlanGrantRow, SecurityEventRow
 
@@ -84,11 +85,13 @@ def _principal(ctx: Context) -> Principal:
 
 
 class PrincipalAuthorizer:
-    """``Context.require`` for a ``Principal`` actor: allow, or record the denial and raise."""
+    """``Context.require`` for a ``Principal`` actor: allow, or record the denial and raise. Every check
+    is also noted for the read cache (``services/readcache.py``), which replays them on each hit."""
 
     def __call__(self, ctx: Context, action: str, plan_code: str | None) -> None:
         principal = _principal(ctx)
         decision = decide(principal, action, plan_code)
+        note_check(principal, "require", action, plan_code, decision.allowed)
         if decision.allowed:
             return
         record_security_event(
@@ -100,7 +103,10 @@ class PrincipalAuthorizer:
         raise PermissionDenied(f"you may not {action} {'plan ' + plan_code if plan_code else 'here'}")
 
     def allows(self, ctx: Context, action: str, plan_code: str | None) -> bool:
-        return may(_principal(ctx), action, plan_code)
+        principal = _principal(ctx)
+        allowed = may(principal, action, plan_code)
+        note_check(principal, "can", action, plan_code, allowed)
+        return allowed
 
 
 AUTHORIZER = PrincipalAuthorizer()

@@ -23,7 +23,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader
 
 from absflow.access import Principal
-from absflow.api.deps import SESSION_COOKIE, remote_addr, session_of
+from absflow.api.deps import LANG_COOKIE, SESSION_COOKIE, remote_addr, session_of
+from absflow.api.readcache import CACHED_READ
 from absflow.domain.issues import AbsflowError
 from absflow.domain.plan import ALLOWED_TRANSITIONS, PlanStatus
 from absflow.services import logview
@@ -34,7 +35,6 @@ from absflow.services.access import CSRF_FAILED, as_principal, record_security_e
 from absflow.services.context import Context
 from absflow.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
-LANG_COOKIE = "absflow_lang"
 LOGIN_CSRF_COOKIE = "absflow_login_nonce"
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -171,7 +171,7 @@ def switch_language(request: Request, lang: str, next: str = "/") -> Response:
     return response
 
 
-@router.get("/")
+@router.get("/", dependencies=[CACHED_READ])
 def plan_list(request: Request) -> Response:
     ctx = page_context(request)
     return render(request, "plans.html", plans=plan_service.list_plans(ctx))
@@ -191,7 +191,7 @@ def _days_in_status(history: list[tuple[str | None, str, str]], now: datetime) -
     return out
 
 
-@router.get("/plans/{code}")
+@router.get("/plans/{code}", dependencies=[CACHED_READ])
 def plan_detail(request: Request, code: str) -> Response:
     ctx = page_context(request)
     plan, history = plan_service.get_plan_with_history(ctx, code)

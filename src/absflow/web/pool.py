@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from absflow.api.readcache import CACHED_READ
 from absflow.domain.issues import NotFound
 from absflow.services import plans as plan_service
 from absflow.services import poolview
@@ -26,7 +27,7 @@ def strat_chart(strat: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-@router.get("/plans/{code}/pool")
+@router.get("/plans/{code}/pool", dependencies=[CACHED_READ])
 def pool_page(request: Request, code: str, by: list[str] | None = Query(None)) -> Response:
     ctx = page_context(request)
     plan = plan_service.get_plan(ctx, code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from absflow.api.deps import ActorCtx
+from absflow.api.readcache import CACHED_READ
 from absflow.api.schemas import PlanCreate, PlanPublic, PlansPublic, PlanUpdate
 from absflow.domain.plan import Party
 from absflow.services import plans as plan_service
@@ -12,7 +13,8 @@ from absflow.services import plans as plan_service
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-@router.get("", response_model=PlansPublic, summary="Plans the caller may see (deal list)")
+@router.get("", response_model=PlansPublic, summary="Plans the caller may see (deal list)",
+            dependencies=[CACHED_READ])
 def list_plans(ctx: ActorCtx) -> PlansPublic:
     return PlansPublic(plans=[PlanPublic.of(p) for p in plan_service.list_plans(ctx)])
 
@@ -24,7 +26,8 @@ def create_plan(ctx: ActorCtx, body: PlanCreate) -> PlanPublic:
     return PlanPublic.of(plan)
 
 
-@router.get("/{code}", response_model=PlanPublic, summary="One plan with its status history (deal show)")
+@router.get("/{code}", response_model=PlanPublic, summary="One plan with its status history (deal show)",
+            dependencies=[CACHED_READ])
 def show_plan(ctx: ActorCtx, code: str) -> PlanPublic:
     return PlanPublic.of(*plan_service.get_plan_with_history(ctx, code))
 

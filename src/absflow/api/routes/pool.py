@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from absflow.api.deps import ActorCtx
+from absflow.api.readcache import CACHED_READ
 from absflow.services import pool as pool_service
 from absflow.services import poolview
 
@@ -21,20 +22,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/summary", summary="Pool summary (pool summary); computed once per plan state",
-            response_model=dict[str, Any])
+            response_model=dict[str, Any], dependencies=[CACHED_READ])
 def summary(ctx: ActorCtx, code: str) -> Response:
     return Response(poolview.summary_json(ctx, code), media_type=JSON)
 
 
 @router.get("/strats", summary="Stratifications by each `by` field (pool strat); computed once per plan state",
-            response_model=list[dict[str, Any]])
+            response_model=list[dict[str, Any]], dependencies=[CACHED_READ])
 def strats(ctx: ActorCtx, code: str, by: list[str] = Query(..., description="field names, e.g. balance, region")
            ) -> Response:
     return Response(poolview.strats_json(ctx, code, by), media_type=JSON)
 
 
 @router.get("/concentration", summary="Top obligors, HHI (pool concentration); obligor ids masked for investors",
-            response_model=dict[str, Any])
+            response_model=dict[str, Any], dependencies=[CACHED_READ])
 def concentration(ctx: ActorCtx, code: str) -> Response:
     return Response(poolview.concentration_json(ctx, code), media_type=JSON)
 
