@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import time
 from typing import Any
 
@@ -243,40 +242,65 @@ def test_store_is_bounded_in_count_and_bytes() -> None:
 
 def test_log_head_reads_are_shared_and_never_older_than_the_request() -> None:
     """Requests arriving while a read is under way wait for the next read, which they share."""
-    reads: list[float] = []
+    reads = []
     value = [0]
-    release = threading.Event()
-
-    def read() -> readcache.Version:
-        reads.append(time.monotonic())
-        release.wait(5)
-        value[0] += 1
-        return (value[0], b"")
-
-    gate = api_readcache.VersionGate(read)
 
     async def scenario() -> list[readcache.Version | None]:
+        release = asyncio.Event()
+
+        async def read() -> readcache.Version:
+            reads.append(value[0])
+            await release.wait()
+            value[0] += 1
+            return (value[0], b"")
+
+        gate = api_readcache.VersionGate(read)
         first = asyncio.ensure_future(gate.read())
-        await asyncio.sleep(0.05)  # the first read is under way
+        await asyncio.sleep(0.01)  # the first read is under way
         later = [asyncio.ensure_future(gate.read()) for _ in range(10)]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
         release.set()
-        return [await first, *[await f for f in later]]
+        results = [await first, *[await f for f in later]]
+        assert gate.last == (2, b"")
+        return results
 
     results = asyncio.run(scenario())
     assert results[0] == (1, b"")
     assert all(r == (2, b"") for r in results[1:])  # one shared read, started after they arrived
-    assert len(reads) == 2 and gate.last == (2, b"")
+    assert len(reads) == 2
 
 
 def test_a_failed_log_head_read_answers_uncached(client: TestClient, world: World,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: readcache.LogVersion) -> readcache.Version:
+    async def broken() -> readcache.Version:
         raise OSError("database gone")
 
-    monkeypatch.setattr(readcache.LogVersion, "__call__", broken)
+    monkeypatch.setattr(readcache, "version_reader", lambda _engine: broken)
     calls = Calls(monkeypatch, plan_service, "get_plan_with_history")
     h = bearer(world, Role.PLAN_MANAGER)
     for _ in range(3):
         assert client.get(f"/api/v1/plans/{world.plan_a}", headers=h).status_code == 200
     assert calls.count == 3
+
+
+def test_a_principal_let_go_by_its_cache_is_resolved_once_for_concurrent_requests(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    resolved: list[str] = []
+    original = user_service.resolve_api_key
+
+    def slow_resolve(ctx: Any, token: str) -> Any:
+        resolved.append(token)
+        time.sleep(0.05)
+        return original(ctx, token)
+
+    monkeypatch.setattr(user_service, "resolve_api_key", slow_resolve)
+    user_service.PRINCIPALS.clear()
+    layer = api_readcache.ReadCacheMiddleware(lambda *_args: None)  # type: ignore[arg-type]
+    token = world.tokens[Role.INVESTOR]
+
+    async def many() -> list[Any]:
+        digest = user_service.token_digest(token)
+        return list(await asyncio.gather(*(layer.principal(world.ctx, "api_key", token, digest) for _ in range(20))))
+
+    found = asyncio.run(many())
+    assert len(resolved) == 1 and all(p is not None and p.username == "investor" for p in found)

@@ -85,6 +85,9 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
         summary="Exchange ABS plans: registry, pool, cash flows, daily operations, bookbuilding, verifiable log.",
         docs_url=None,  # the interactive docs pull scripts from a CDN; the schema is at /openapi.json
         redoc_url=None,
+        # absflow exports no OpenTelemetry; left on, FastAPI asks the global providers (and the
+        # environment) on every request whether to trace it.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.ctx = ctx or open_context()
     app.state.settings = settings or settings_from_env()

@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends
@@ -61,7 +61,7 @@ class VersionGate:
     """Shared reads of the log head: ``read()`` returns a value read after the call began (None when the
     database could not be asked); ``last`` is the newest value read so far."""
 
-    def __init__(self, read: Callable[[], readcache.Version]) -> None:
+    def __init__(self, read: Callable[[], Awaitable[readcache.Version]]) -> None:
         self._read = read
         self.last: readcache.Version | None = None
         # per event loop (a server has one; tests start one per client)
@@ -84,7 +84,7 @@ class VersionGate:
     async def _fetch(self, loop: asyncio.AbstractEventLoop, reads: _Reads,
                      waiter: asyncio.Future[readcache.Version | None]) -> None:
         try:
-            value: readcache.Version | None = await run_in_threadpool(self._read)
+            value: readcache.Version | None = await self._read()
         except Exception:  # noqa: BLE001 - the request is then answered by the app, uncached
             log.warning("reading the log head failed; answering uncached", exc_info=True)
             value = None
@@ -140,13 +140,39 @@ class ReadCacheMiddleware:
         self.app = app
         self.cache = cache or readcache.ReadCache()
         self._gate: VersionGate | None = None
-        self._reader: readcache.LogVersion | None = None
+        self._engine: Any = None
+        self._resolving: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     def gate(self, ctx: Context) -> VersionGate:
-        if self._gate is None or self._reader is None or self._reader.engine is not ctx.engine:
-            self._reader = readcache.LogVersion(ctx.engine)
-            self._gate = VersionGate(self._reader)
+        if self._gate is None or self._engine is not ctx.engine:
+            self._engine = ctx.engine
+            self._gate = VersionGate(readcache.version_reader(ctx.engine))
         return self._gate
+
+    async def principal(self, ctx: Context, kind: str, token: str, digest: str) -> Any | None:
+        """The caller's principal: held by this process, else resolved once for all the requests that
+        ask for it meanwhile (when the principal cache lets a busy key go, they would each query)."""
+        found = _principal(ctx, kind, token)
+        if found is not None:
+            return found
+        loop = asyncio.get_running_loop()
+        key = (loop, kind, digest)
+        pending = self._resolving.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = self._resolving[key] = loop.create_future()
+        try:
+            if kind == "api_key":
+                found = await run_in_threadpool(user_service.resolve_api_key, ctx, token)
+            else:
+                session = await run_in_threadpool(user_service.resolve_session, ctx, token)
+                found = session.principal if session is not None else None
+        except Exception:  # noqa: BLE001 - the app answers (and reports) it
+            found = None
+        finally:
+            del self._resolving[key]
+            pending.set_result(found)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith("/static/"):
@@ -159,11 +185,12 @@ class ReadCacheMiddleware:
         kind, token, lang, if_none_match = credential
         ctx: Context = scope["app"].state.ctx
         gate = self.gate(ctx)
-        key = (scope["path"], scope["query_string"], kind, user_service.token_digest(token), lang)
-        principal = _principal(ctx, kind, token)
-        if principal is not None:
-            entry = self.cache.get(key)
-            if entry is not None:
+        digest = user_service.token_digest(token)
+        key = (scope["path"], scope["query_string"], kind, digest, lang)
+        entry = self.cache.get(key)
+        if entry is not None:
+            principal = await self.principal(ctx, kind, token, digest)
+            if principal is not None:
                 version = await gate.read()
                 if self.cache.usable(entry, version, principal) and readcache.replay(
                         as_principal(ctx, principal, remote_addr=_client(scope)), entry.checks):

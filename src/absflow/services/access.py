@@ -114,11 +114,8 @@ AUTHORIZER = PrincipalAuthorizer()
 
 def as_principal(ctx: Context, principal: Principal, *, remote_addr: str | None = None) -> Context:
     """A context acting for ``principal``: every service call is checked against its grants."""
-    acting = ctx.as_actor(principal, AUTHORIZER)
-    if remote_addr is not None:
-        acting = Context(engine=acting.engine, clock=acting.clock, actor=principal, authorizer=AUTHORIZER,
-                         extras={**ctx.extras, "remote_addr": remote_addr})
-    return acting
+    extras = ctx.extras if remote_addr is None else {**ctx.extras, "remote_addr": remote_addr}
+    return Context(engine=ctx.engine, clock=ctx.clock, actor=principal, authorizer=AUTHORIZER, extras=extras)
 
 
 def subject_ref(user_id: int) -> str:

@@ -38,7 +38,7 @@ from absflow.services import pool as pool_service
 from absflow.services.access import actor_sees_borrower_identity
 from absflow.services.context import Context
 from absflow.store.analytics import PoolAnalyticsRow
-from absflow.store.db import transaction
+from absflow.store.db import engine_key, transaction
 from absflow.store.log import LogEntryRow
 
 CACHE_SIZE = 512
@@ -178,7 +178,7 @@ def parts(ctx: Context, plan_code: str, names: Sequence[str]) -> dict[str, Part]
 
 
 def _parts_at(ctx: Context, plan_code: str, state: State, names: Sequence[str]) -> dict[str, Part]:
-    base = (str(ctx.engine.url), plan_code, *state)
+    base = (engine_key(ctx.engine), plan_code, *state)
     found = _recall(base + (name,) for name in names)
     missing = [name for name in names if name not in found]
     if CONCENTRATION + MASKED in missing:

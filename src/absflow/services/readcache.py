@@ -16,17 +16,19 @@ hashes) is unchanged, for the same caller. An ``Entry`` keeps:
   was refused anything (a recorded denial) is not kept.
 
 Entries also expire after ``ENTRY_SECONDS`` (pages show durations up to now), and the store is
-bounded in count and bytes. ``LogVersion`` reads the log head on one dedicated connection
-(no pool checkout, no ping): the one query a cached answer costs.
+bounded in count and bytes. ``version_reader`` reads the log head on a connection of its own
+(no pool checkout, no ping; asyncio on PostgreSQL): the one query a cached answer costs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,3 +251,47 @@ class LogVersion:
     def close(self) -> None:
         with self._lock:
             self._discard()
+
+
+class AsyncLogVersion:
+    """PostgreSQL (psycopg): the same read on an asyncio connection of its own per event loop, so a
+    cached answer costs no worker thread. A failed read drops the connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._args, self._params = engine.dialect.create_connect_args(engine.url)
+        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    async def __call__(self) -> Version:
+        import psycopg  # the driver of PostgreSQL URLs here (postgresql+psycopg)
+
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(loop)
+        try:
+            if connection is None or connection.closed:
+                connection = await psycopg.AsyncConnection.connect(*self._args, autocommit=True, **self._params)
+                self._connections[loop] = connection
+            cursor = await connection.execute(_HEAD_SQL)
+            row = await cursor.fetchone()
+        except Exception:
+            self._connections.pop(loop, None)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            raise
+        if row is None:
+            return (0, b"")
+        return (int(row[0]), bytes(row[1] or b""))
+
+
+def version_reader(engine: Engine) -> Callable[[], Awaitable[Version]]:
+    """How to read the log head from an event loop: asyncio on PostgreSQL with psycopg; otherwise the
+    blocking read, which on SQLite is one local page read."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return AsyncLogVersion(engine)
+    blocking = LogVersion(engine)
+
+    async def read() -> Version:
+        return blocking()
+
+    return read

@@ -37,7 +37,7 @@ from absflow.services.access import LOGIN_FAILED, count_recent_failures, record_
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.store.bookbuilding import InvestorRow
-from absflow.store.db import transaction
+from absflow.store.db import engine_key, transaction
 from absflow.store.plans import PlanRow
 from absflow.store.users import ApiKeyRow, PlanGrantRow, UserRow, WebSessionRow
 
@@ -444,7 +444,7 @@ def start_session(ctx: Context, principal: Principal) -> tuple[str, WebSession]:
 
 
 def _principal_key(ctx: Context, kind: str, token: str) -> tuple[str, str, str]:
-    return str(ctx.engine.url), kind, token_digest(token)
+    return engine_key(ctx.engine), kind, token_digest(token)
 
 
 def cached_session(ctx: Context, token: str) -> WebSession | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,6 +42,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # Writers serialize at BEGIN instead of failing half-way on a lock upgrade.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_ENGINE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def engine_key(engine: Engine) -> str:
+    """The engine's URL as text (password hidden), for keys of per-database caches; rendered once."""
+    found = _ENGINE_KEYS.get(engine)
+    if found is None:
+        found = _ENGINE_KEYS[engine] = str(engine.url)
+    return found
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
