@@ -312,8 +312,8 @@ class WaterfallEngine:
         self._tax_rate = deal.tax.rate if deal.tax else None
         self._revolving_end = deal.periods.revolving.end if deal.periods.revolving is not None else None
         self._actions: dict[m.ActionKind, _ActionHandler] = {
-            m.ActionKind.PAY_TAX: self._act_pay_tax, m.ActionKind.PAY_FEE: self._act_pay_fee,
-            m.ActionKind.PAY_INTEREST: self._act_pay_interest, m.ActionKind.PAY_PRINCIPAL: self._act_pay_principal,
+            m.ActionKind.PAY_TAX: self._act_pay_tax, m.ActionKind.PAY_FEE: self._pay_fees,
+            m.ActionKind.PAY_INTEREST: self._pay_interest, m.ActionKind.PAY_PRINCIPAL: self._pay_principal,
             m.ActionKind.PAY_RESIDUAL: self._act_pay_residual, m.ActionKind.TRANSFER: self._act_transfer,
             m.ActionKind.TOP_UP_RESERVE: self._act_top_up_reserve,
             m.ActionKind.DRAW_LIQUIDITY: self._act_draw_liquidity,
@@ -613,18 +613,6 @@ class WaterfallEngine:
             result.tax_paid_fen += amount
             result.lines.append(ActionLine(step, "pay_tax", "tax", amount))
 
-    def _act_pay_fee(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
-                     books: _Books, buy_allowed: bool) -> None:
-        self._pay_fees(step, action, source, result, books)
-
-    def _act_pay_interest(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
-                          books: _Books, buy_allowed: bool) -> None:
-        self._pay_interest(step, action, source, period, result, books)
-
-    def _act_pay_principal(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
-                           books: _Books, buy_allowed: bool) -> None:
-        self._pay_principal(step, action, source, period, result, books)
-
     def _act_pay_residual(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
                           books: _Books, buy_allowed: bool) -> None:
         available = self._cap(action, self.balances[source], period, action.tranches)
@@ -709,9 +697,10 @@ class WaterfallEngine:
             result.purchases_fen += amount
             result.lines.append(ActionLine(step, "buy_assets", "pool", amount))
 
-    def _pay_fees(self, step: int, action: m.Action, source: str, result: PeriodResult, books: _Books) -> None:
+    def _pay_fees(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
+                  books: _Books, buy_allowed: bool = False) -> None:
         dues = [self.fee_unpaid[f] for f in action.fees]
-        available = self._cap(action, self.balances[source], result.period)
+        available = self._cap(action, self.balances[source], period)
         parts = _split_payment(available, dues, action.mode)
         for fee_id, part in zip(action.fees, parts, strict=True):
             if part:
@@ -721,7 +710,7 @@ class WaterfallEngine:
                 result.lines.append(ActionLine(step, "pay_fee", fee_id, part))
 
     def _pay_interest(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
-                      books: _Books) -> None:
+                      books: _Books, buy_allowed: bool = False) -> None:
         ids = list(action.tranches)
         dues = [max(0, result.tranches[i].interest_due_fen - result.tranches[i].interest_paid_fen) for i in ids]
         total = sum(dues)
@@ -739,7 +728,7 @@ class WaterfallEngine:
                 result.lines.append(ActionLine(step, "pay_interest", tranche_id, part))
 
     def _pay_principal(self, step: int, action: m.Action, source: str, period: Period, result: PeriodResult,
-                       books: _Books) -> None:
+                       books: _Books, buy_allowed: bool = False) -> None:
         ids = list(action.tranches)
         payable, due = [], 0
         for i in ids:
