@@ -9,6 +9,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from absflow.api import errors
 from absflow.api.middleware import EdgeMiddleware
@@ -38,8 +40,23 @@ SECURITY_HEADERS = {
 }
 
 
+class _PrefixRouter(APIRouter):
+    """An APIRouter that declines a path outside its prefix at once. FastAPI (0.137+) keeps included
+    routers as a tree and tries every route of every subtree in turn (twice per request: to match,
+    then to handle); without this, each page request first tried all ~80 API routes (~0.5 ms)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        if not path.startswith(self.prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    router = _PrefixRouter(prefix=API_PREFIX)
     router.include_router(plans.router)
     router.include_router(users.router)
     router.include_router(jobs.router)
