@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,13 +34,12 @@ PG_URL = os.environ.get("ABSFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("ABSFLOW_TEST_DATABASE_URL is not set")
+@contextmanager
+def fresh_pg_database(prefix: str = "absflow_t") -> Iterator[str]:
+    """The URL of a new PostgreSQL database on ``ABSFLOW_TEST_DATABASE_URL``'s server, dropped afterwards."""
+    assert PG_URL
     base = make_url(PG_URL)
-    name = f"absflow_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -49,6 +49,15 @@ def pg_database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("ABSFLOW_TEST_DATABASE_URL is not set")
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

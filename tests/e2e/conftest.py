@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
+from tests.conftest import BACKENDS, fresh_pg_database
 
 from absflow.access import Role
 from absflow.api.app import create_app
@@ -49,12 +50,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(scope="session", params=BACKENDS)
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The server on SQLite and, when ``ABSFLOW_TEST_DATABASE_URL`` is set, on a database of its own
+    on that PostgreSQL server."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent (apt-get install chromium; .ci/run does it)")
+    if request.param == "postgresql":
+        with fresh_pg_database("absflow_e2e") as url:
+            yield from _serve(url)
+    else:
+        yield from _serve(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}")
+
+
+def _serve(url: str) -> Iterator[Site]:
     user_service.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    ctx = open_context(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}")
+    ctx = open_context(url)
     ctx.extras["log_signer"] = tlog_service.generate_key("e2e.absflow.test/log")
     a = plan_service.create_plan(ctx, name="浦银安盛资管-申万宏源证券融出资金债权1号资产支持专项计划",
                                  asset_type=AssetType.MARGIN_LOAN,
@@ -79,6 +90,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        ctx.engine.dispose()
 
 
 @pytest.fixture(scope="session")
