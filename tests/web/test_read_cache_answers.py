@@ -55,6 +55,7 @@ def test_a_repeated_read_is_answered_without_the_route_with_etag_and_304(
     assert second.headers["etag"] == etag
     assert second.headers["x-content-type-options"] == "nosniff"  # the security headers come along
     assert second.headers["content-type"] == first.headers["content-type"]
+    assert first.headers["cache-control"] == "private, no-cache"  # never kept by a shared cache
     again = client.get(f"/api/v1/plans/{world.plan_a}", headers={**h, "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
 

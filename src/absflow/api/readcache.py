@@ -129,6 +129,11 @@ def _principal(ctx: Context, kind: str, token: str) -> Any | None:
     return found.principal if found is not None else None
 
 
+#: On kept answers that set no Cache-Control (the API's JSON; pages are ``no-store``): a client may
+#: keep it and must ask again with its ETag; a shared cache must not keep it.
+_PRIVATE = (b"cache-control", b"private, no-cache")
+
+
 def _etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode("ascii") + b'"'
 
@@ -221,6 +226,8 @@ class ReadCacheMiddleware:
                 body = b"".join(chunks)
                 etag = _etag(body)
                 headers = [*start.get("headers", []), (b"etag", etag)]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_PRIVATE)  # the caller's own answer: no shared cache keeps it
                 await send({**start, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 principal = _principal(ctx, kind, token)
