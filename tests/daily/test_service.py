@@ -233,10 +233,16 @@ def test_kill_9_mid_run_then_rerun_equals_uninterrupted(ctx: Context, tmp_path: 
     reference.engine.dispose()
 
 
-def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context) -> None:
+@pytest.mark.parametrize("held", ["now", "before"])
+def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context, held: str) -> None:
     first_plan = _plan(ctx)
     other = simulate(ctx, DEAL_TEXT, days=0, seed=6, loans=300).plan_code
     taken = _pool_ids(ctx, first_plan)[:20]
+    if held == "before":  # they left the first plan's pool: still never bought by another
+        with ctx.engine.begin() as conn:
+            for asset_id in taken:
+                conn.execute(text("UPDATE pool_assets SET removed_on = :d, removal_reason = 'repaid' "
+                                  "WHERE asset_id = :a"), {"d": date(2017, 8, 1), "a": asset_id})
     frames = _day_frames(FIRST, _pool_ids(ctx, other))
     with ctx.engine.connect() as conn:  # repay 150 contracts in full: enough cash to buy after the reserve
         repaid = conn.execute(text(

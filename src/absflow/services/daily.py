@@ -487,9 +487,13 @@ def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[s
     if candidates is None or candidates.height == 0:
         return set()
     ids = candidates.get_column("contract_id").unique().to_list()
+    # Two lookups, one per partial index on (asset_type, asset_id): held now (the active unique
+    # index) or before (the removed-rows index; migration tape_0004). One without the removed_on
+    # condition would match neither index and scan the table.
     return set(session.execute(*_for_ids(
-        session, "SELECT DISTINCT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id {ids}",
-        ids, {})).scalars())
+        session, "SELECT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id {ids} "
+        "AND removed_on IS NULL UNION SELECT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' "
+        "AND asset_id {ids} AND removed_on IS NOT NULL", ids, {})).scalars())
 
 
 def _for_ids(session: Session, sql: str, ids: Sequence[str], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -5,7 +5,8 @@ types share (id, obligor, balance in fen, rate as a fraction, dates, status, reg
 industry), then type-specific columns (null where they do not apply), then pool
 membership: ``acquired_on`` (cut-off of the tape or date of a revolving purchase),
 ``removed_on`` and ``removal_reason`` (repurchase, repaid, …). An asset (type + id) is in
-at most one pool at a time: a partial unique index over the rows not removed.
+at most one pool at a time: a partial unique index over the rows not removed; a second partial
+index over the removed rows finds an asset's past holders.
 
 The two bulk tables (``pool_assets``, ``performance_records``) carry no foreign keys:
 PostgreSQL's COPY fires one referential trigger per row and key, which doubled the import
@@ -64,11 +65,15 @@ class PoolAssetRow(Base):
     __tablename__ = "pool_assets"
     __table_args__ = (
         Index("ix_pool_assets_plan_id_removed_on", "plan_id", "removed_on"),
-        # Every row of an asset, active or removed ("ever owned by any plan"; migration tape_0003).
-        Index("ix_pool_assets_asset_type_asset_id", "asset_type", "asset_id"),
         Index(
             "uq_pool_assets_active_asset", "asset_type", "asset_id", unique=True,
             sqlite_where=text("removed_on IS NULL"), postgresql_where=text("removed_on IS NULL"),
+        ),
+        # The removed rows of an asset: with the index above, "ever owned by any plan" is two lookups
+        # (migration tape_0004; a bulk import, whose rows are all active, does not maintain it).
+        Index(
+            "ix_pool_assets_removed_asset", "asset_type", "asset_id",
+            sqlite_where=text("removed_on IS NOT NULL"), postgresql_where=text("removed_on IS NOT NULL"),
         ),
     )
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
