@@ -292,3 +292,32 @@ def test_frontier_extend_equals_appending_leaf_by_leaf(old_size: int, added: int
     bulk, bulk_completed = frontier_extend(frontier, old_size, leaves[old_size:])
     assert bulk == one_by_one and sorted(bulk_completed) == sorted(completed)
     assert root(leaves) == (frontier_root(bulk) if bulk else root([]))
+
+
+# --- the bulk hashing of absflow.services.bulk_hash (the tape import's records root) -----------
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=300))
+def test_bulk_root_matches_the_rfc_reference(data: list[bytes]) -> None:
+    import polars as pl
+
+    from absflow.services import bulk_hash
+
+    values = pl.Series("records", data, dtype=pl.Binary)
+    for using in ("compiled", "hashlib"):
+        hashes = bulk_hash.leaf_hashes(values, using=using)
+        assert bulk_hash.as_list(hashes) == [leaf_hash(d) for d in data]
+        assert bulk_hash.tree_root(hashes, using=using) == ref_mth(data) == root(bulk_hash.as_list(hashes))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1023, 1024, 1025, 3000, 4097])
+def test_bulk_root_of_larger_odd_trees(n: int) -> None:
+    import polars as pl
+
+    from absflow.services import bulk_hash
+
+    data = [i.to_bytes(3, "big") * (i % 7) for i in range(n)]
+    hashes = bulk_hash.leaf_hashes(pl.Series(data, dtype=pl.Binary), using="compiled")
+    fast = bulk_hash.tree_root(hashes, using="compiled")
+    assert fast == bulk_hash.tree_root(hashes, using="hashlib") == ref_mth(data)

@@ -3,16 +3,17 @@
 The definition is ``absflow.tlog.itemised.record_bytes`` (one record → canonical JSON); this
 module produces the same bytes for a whole frame at once with polars (``struct.json_encode``
 escapes strings as Python's ``json`` does; rates are written as ``rate_text``), then hashes
-each leaf. Tests check the two agree.
+every leaf in one pass (``absflow.services.bulk_hash``). Tests check the two agree.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
+from absflow.services import bulk_hash
 from absflow.tlog.itemised import ITEM_VERSION, rate_text
 
 #: Columns holding binary floats (written as ``rate_text``).
@@ -51,11 +52,14 @@ def record_texts(frame: pl.DataFrame, kind: str, dtypes: Mapping[str, pl.DataTyp
     return frame.select(_record_json(frame, kind, dtypes)).to_series().to_list()
 
 
+def record_hashes(frame: pl.DataFrame, kind: str, dtypes: Mapping[str, pl.DataType]) -> np.ndarray:
+    """RFC 9162 leaf hashes of the records of ``frame``, in row order, as an ``(n, 32)`` uint8 array."""
+    if frame.height == 0:
+        return np.empty((0, bulk_hash.HASH_SIZE), dtype=np.uint8)
+    frame = _float_texts(frame)
+    return bulk_hash.leaf_hashes(frame.select(_record_json(frame, kind, dtypes)).to_series())
+
+
 def record_leaves(frame: pl.DataFrame, kind: str, dtypes: Mapping[str, pl.DataType]) -> list[bytes]:
     """RFC 9162 leaf hashes of the records of ``frame``, in row order."""
-    if frame.height == 0:
-        return []
-    sha256 = hashlib.sha256
-    frame = _float_texts(frame)
-    prefixed = frame.select(pl.concat_str(pl.lit("\x00"), _record_json(frame, kind, dtypes)).cast(pl.Binary))
-    return [sha256(data).digest() for data in prefixed.to_series().to_list()]
+    return bulk_hash.as_list(record_hashes(frame, kind, dtypes))

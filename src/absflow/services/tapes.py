@@ -19,11 +19,13 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import psycopg
 from sqlalchemy import select
@@ -32,10 +34,11 @@ from sqlalchemy.orm import Session
 
 from absflow.domain.issues import Conflict, Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
+from absflow.services import bulk_hash
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
-from absflow.services.tape_records import record_leaves
+from absflow.services.tape_records import record_hashes
 from absflow.store.db import is_postgresql, transaction
 from absflow.store.tapes import PerformanceRecordRow, PoolAssetRow, TapeBatchRow
 from absflow.tape.mapping import TapeMapping, load_mapping
@@ -43,7 +46,6 @@ from absflow.tape.months import months_elapsed, months_remaining
 from absflow.tape.readers import DEFAULT_BATCH_BYTES
 from absflow.tape.schema import ASSET_KINDS, FieldKind, TapeKind, schema_for
 from absflow.tape.validate import TapeReport, TapeRun, check_tape, fen_column, issue_json
-from absflow.tlog.merkle import root as merkle_root
 
 #: pool_assets column ← canonical frame column, per asset type. Columns not listed stay null.
 ASSET_COLUMNS: dict[TapeKind, dict[str, str]] = {
@@ -196,27 +198,29 @@ def import_tape(ctx: Context, plan_code: str, path: str | Path, mapping: TapeMap
         session.flush()
         run = TapeRun(source, checked, cutoff=cutoff, batch_bytes=batch_bytes)
         done_bytes = 0
-        leaves: list[bytes] = []
-        try:
-            for frame in run:
-                if run.ok:
-                    _write(session, kind, frame, plan_id=plan.id, batch_id=batch.id, cutoff=cutoff, leaves=leaves)
-                done_bytes = min(total_bytes, done_bytes + max(batch_bytes, 1))
-                if progress is not None:
-                    progress(done_bytes, total_bytes)
-        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
-            orig = exc.orig if isinstance(exc, IntegrityError) else exc
-            detail = " ".join(str(orig).split())
-            raise Conflict(
-                "some rows are already in a pool (an asset may be in one plan's pool at a time; a performance "
-                f"record once per loan and month); nothing was imported: {detail}"
-            ) from None
-        report = run.report(sha256=sha256)
-        if not report.valid:
-            raise TapeRejected(report)
+        with RecordHashes() as leaves:
+            try:
+                for frame in run:
+                    if run.ok:
+                        _write(session, kind, frame, plan_id=plan.id, batch_id=batch.id, cutoff=cutoff,
+                               leaves=leaves)
+                    done_bytes = min(total_bytes, done_bytes + max(batch_bytes, 1))
+                    if progress is not None:
+                        progress(done_bytes, total_bytes)
+            except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
+                orig = exc.orig if isinstance(exc, IntegrityError) else exc
+                detail = " ".join(str(orig).split())
+                raise Conflict(
+                    "some rows are already in a pool (an asset may be in one plan's pool at a time; a performance "
+                    f"record once per loan and month); nothing was imported: {detail}"
+                ) from None
+            report = run.report(sha256=sha256)
+            if not report.valid:
+                raise TapeRejected(report)
+            records_root = leaves.root()
         batch.row_count = report.rows
         batch.totals_json = json.dumps(report.totals_fen, sort_keys=True)
-        batch.merkle_root = merkle_root(leaves).hex()
+        batch.merkle_root = records_root.hex()
         index = append_event(
             session, entry_type="tape.imported", plan_code=plan_code, recorded_at=now, business_date=cutoff,
             payload={
@@ -251,19 +255,54 @@ def asset_frame(kind: TapeKind, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*exprs, pl.col("source_row"))
 
 
+class RecordHashes:
+    """The leaf hashes of a tape's records (tlog), batch by batch in file order, and their root.
+
+    Where hashing holds no GIL (``bulk_hash.releases_gil``: the compiled backend, large batches)
+    a batch is hashed in a worker thread while the caller writes it to the database; otherwise
+    in line. Use as a context manager: leaving it waits for (or cancels) the worker.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[Future[np.ndarray] | np.ndarray] = []
+        self._worker: ThreadPoolExecutor | None = None
+
+    def add(self, rows: pl.DataFrame, kind: TapeKind, dtypes: dict[str, pl.DataType]) -> None:
+        if bulk_hash.releases_gil(rows.height):
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="absflow-record-hashes")
+            self._parts.append(self._worker.submit(record_hashes, rows, kind.value, dtypes))
+        else:
+            self._parts.append(record_hashes(rows, kind.value, dtypes))
+
+    def root(self) -> bytes:
+        """RFC 9162 root over every record added (waits for the worker)."""
+        parts = [part.result() if isinstance(part, Future) else part for part in self._parts]
+        if not parts:
+            return bulk_hash.EMPTY_ROOT
+        return bulk_hash.tree_root(parts[0] if len(parts) == 1 else np.concatenate(parts))
+
+    def __enter__(self) -> RecordHashes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+
+
 def _write(session: Session, kind: TapeKind, frame: pl.DataFrame, *, plan_id: int, batch_id: int,
-           cutoff: date, leaves: list[bytes]) -> None:
-    """Bulk-write one checked batch and add its records' leaf hashes (tlog) to ``leaves``."""
+           cutoff: date, leaves: RecordHashes) -> None:
+    """Bulk-write one checked batch and add its records to ``leaves`` (hashed beside the write)."""
     constants: dict[str, int | str | date] = {"plan_id": plan_id, "batch_id": batch_id}
     if kind is TapeKind.LOAN_PERFORMANCE:
         rows = frame.select(PERFORMANCE_COLUMNS)
+        leaves.add(rows, kind, PERF_DTYPES)
         bulk_insert(session, PerformanceRecordRow.__tablename__, rows, constants)
-        leaves.extend(record_leaves(rows, kind.value, PERF_DTYPES))
         return
     constants.update(asset_type=kind.value, cutoff_date=cutoff, acquired_on=cutoff)
     rows = asset_frame(kind, frame)
+    leaves.add(rows, kind, POOL_DTYPES)
     bulk_insert(session, PoolAssetRow.__tablename__, rows, constants)
-    leaves.extend(record_leaves(rows, kind.value, POOL_DTYPES))
 
 
 def _sql_literal(value: int | str | date) -> str:
