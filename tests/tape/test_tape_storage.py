@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow
 from absflow.store.tapes import PoolAssetRow, TapeBatchRow
 from absflow.tape.mapping import default_mapping
+from absflow.tape.schema import TapeKind
 from absflow.tlog.entry import canonical_json
 
 CUTOFF = date(2026, 3, 31)
@@ -100,6 +102,46 @@ def test_streaming_import_with_small_batches_fails_atomically(ctx: Context, marg
     assert [(i.location.row, i.code) for i in failed.value.issues] == [(301, "due_before_start")]
     assert tapes.load_pool_frame(ctx, code2).height == 0
     assert _counts(ctx) == (300, 1, 1)
+
+
+def test_hashing_beside_the_write_and_bulk_settings_leave_nothing_behind(
+        ctx: Context, margin_csv: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large-tape paths on small tapes: records hashed in a worker thread beside the write, SQLite's
+    larger page cache while inserting. A rejected or conflicting import still writes nothing, and
+    neither a thread nor the cache setting outlives an import."""
+    from sqlalchemy import text
+
+    from absflow.services import bulk_hash
+
+    monkeypatch.setattr(bulk_hash, "COMPILED_FROM", 1)
+    monkeypatch.setattr(tapes, "SQLITE_BATCH", 7)
+    with ctx.engine.connect() as conn:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() if ctx.engine.dialect.name == "sqlite" else None
+    rows = [f"H{i},C{i % 7},{1000 + i},0.08,2026-01-05,2026-07-05,performing,5000,0,广东" for i in range(300)]
+    code = _plan(ctx)
+    result = tapes.import_tape(ctx, code, margin_csv(rows, name="good.csv"), MARGIN, CUTOFF, batch_bytes=2048)
+    assert result.rows == 300 and tapes.load_pool_frame(ctx, code).height == 300
+    bad_rows = [r.replace("H", "J", 1) for r in rows]
+    bad_rows[-1] = bad_rows[-1].replace("2026-07-05", "2025-07-05")
+    with pytest.raises(ValidationFailed):
+        tapes.import_tape(ctx, _plan(ctx), margin_csv(bad_rows, name="bad.csv"), MARGIN, CUTOFF, batch_bytes=2048)
+    with pytest.raises(Conflict):  # the same assets into a second pool, found in a later batch
+        tapes.import_tape(ctx, _plan(ctx), margin_csv([r.replace("H", "K", 1) for r in rows[:200]] + rows[200:],
+                                                      name="taken.csv"), MARGIN, CUTOFF, batch_bytes=2048)
+    assert _counts(ctx) == (300, 1, 1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("absflow-record-hashes")]
+    if cache is not None:
+        with ctx.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == cache
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(text("SELECT merkle_root FROM tape_batches WHERE id = :b"),
+                              {"b": result.batch_id}).scalar_one()
+    monkeypatch.setattr(bulk_hash, "COMPILED_FROM", 10**9)  # the same root, hashed in line
+    report = tapes.validate_tape(margin_csv(rows, name="good.csv"), MARGIN, cutoff=CUTOFF, keep_frame=True)
+    assert report.frame is not None
+    with tapes.RecordHashes() as leaves:
+        leaves.add(tapes.asset_frame(TapeKind.MARGIN_LOAN, report.frame), TapeKind.MARGIN_LOAN, tapes.POOL_DTYPES)
+        assert leaves.root().hex() == stored
 
 
 def test_asset_in_one_pool_at_a_time(ctx: Context, margin_csv: Callable[..., Path], margin_rows: list[str]) -> None:
