@@ -456,8 +456,10 @@ def load_pool_frame(ctx: Context, plan_code: str, as_of: date | None = None) -> 
         else:
             where += " AND acquired_on <= :as_of AND (removed_on IS NULL OR removed_on > :as_of)"
             params["as_of"] = as_of
-        sql = f"SELECT {', '.join(stored)} FROM pool_assets WHERE {where} ORDER BY id"
-        frame = read_query(session, sql, params, {c: POOL_DTYPES[c] for c in stored})
+        # Sorted here, not by the database: PostgreSQL sorted a million rows on disk (work_mem)
+        # after reading them through the (plan_id, removed_on) index.
+        sql = f"SELECT {', '.join(stored)} FROM pool_assets WHERE {where}"
+        frame = read_query(session, sql, params, {c: POOL_DTYPES[c] for c in stored}).sort("id")
     return _pool_view(kind, frame, as_of)
 
 
