@@ -88,7 +88,7 @@ def _compiled() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callabl
     import llvmlite.binding as llvm
 
     llvm.load_library_permanently(path)
-    from absflow.services import _bulk_hash_kernels as kernels
+    from absflow.services import bulk_hash_kernels as kernels
 
     def leaves(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         out = np.empty((len(offsets) - 1, HASH_SIZE), dtype=np.uint8)
