@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,6 +30,8 @@ from absflow.services.log import append_event
 from absflow.store.db import transaction
 from absflow.store.users import PlanGrantRow
 
+T = TypeVar("T")
+
 
 class Calls:
     """Counts how often a service function is reached."""
@@ -41,6 +45,13 @@ class Calls:
             return original(*args, **kwargs)
 
         monkeypatch.setattr(module, name, counted)
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on a fresh event loop in its own thread: the browser tests' sync
+    Playwright keeps a loop running in the main thread, where ``asyncio.run`` refuses."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_repeated_read_is_answered_without_the_route_with_etag_and_304(
@@ -265,7 +276,7 @@ def test_log_head_reads_are_shared_and_never_older_than_the_request() -> None:
         assert gate.last == (2, b"")
         return results
 
-    results = asyncio.run(scenario())
+    results = run_apart(scenario())
     assert results[0] == (1, b"")
     assert all(r == (2, b"") for r in results[1:])  # one shared read, started after they arrived
     assert len(reads) == 2
@@ -303,5 +314,5 @@ def test_a_principal_let_go_by_its_cache_is_resolved_once_for_concurrent_request
         digest = user_service.token_digest(token)
         return list(await asyncio.gather(*(layer.principal(world.ctx, "api_key", token, digest) for _ in range(20))))
 
-    found = asyncio.run(many())
+    found = run_apart(many())
     assert len(resolved) == 1 and all(p is not None and p.username == "investor" for p in found)
