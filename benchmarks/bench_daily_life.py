@@ -22,15 +22,12 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, peak_rss_mib  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from benchlib import machine, peak_rss_mib, scratch_postgresql  # noqa: E402
 
 from absflow.services.context import open_context  # noqa: E402
 from absflow.services.simulate import simulate  # noqa: E402
@@ -46,19 +43,9 @@ def database(postgresql: bool) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    base = make_url(os.environ.get("ABSFLOW_BENCH_DATABASE_URL") or os.environ.get("ABSFLOW_TEST_DATABASE_URL")
-                    or DEFAULT_PG)
-    name = f"absflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    with scratch_postgresql(os.environ.get("ABSFLOW_BENCH_DATABASE_URL")
+                            or os.environ.get("ABSFLOW_TEST_DATABASE_URL") or DEFAULT_PG) as url:
+        yield url
 
 def main() -> None:
     parser = argparse.ArgumentParser()

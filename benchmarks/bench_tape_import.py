@@ -16,9 +16,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, peak_rss_mib, timed_cpu  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from benchlib import machine, peak_rss_mib, scratch_postgresql, timed_cpu  # noqa: E402
 
 from absflow.services import plans  # noqa: E402
 from absflow.services.context import open_context  # noqa: E402
@@ -56,17 +54,8 @@ def main() -> None:
         run(f"sqlite:///{Path(folder) / 'bench.db'}", tape, n, "SQLite")
         pg = os.environ.get("ABSFLOW_BENCH_DATABASE_URL") or os.environ.get("ABSFLOW_TEST_DATABASE_URL")
         if pg and pg.startswith("postgresql"):
-            base = make_url(pg)
-            name = f"absflow_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(base, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                run(base.set(database=name).render_as_string(hide_password=False), tape, n, "PostgreSQL")
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+            with scratch_postgresql(pg) as url:
+                run(url, tape, n, "PostgreSQL")
         else:
             print("PostgreSQL: skipped (set ABSFLOW_BENCH_DATABASE_URL)")
     print(f"peak RSS {peak_rss_mib():.0f} MiB")

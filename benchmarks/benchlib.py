@@ -1,4 +1,5 @@
-"""Shared helpers for benchmark scripts: timing, peak memory, and the machine they ran on."""
+"""Shared helpers for benchmark scripts: timing, peak memory, the machine they ran on, and
+scratch PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -6,11 +7,32 @@ import os
 import platform
 import resource
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 T = TypeVar("T")
+
+
+@contextmanager
+def scratch_postgresql(server_url: str) -> Iterator[str]:
+    """The URL of a new database on ``server_url``'s PostgreSQL server, dropped (FORCE) afterwards."""
+    base = make_url(server_url)
+    name = f"absflow_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def machine() -> str:
