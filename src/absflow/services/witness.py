@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from absflow.domain.issues import AbsflowError, Conflict
 from absflow.tlog.bundle import BUNDLE_FORMAT
 from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, witness_cosign
 from absflow.tlog.merkle import HASH_SIZE
 from absflow.tlog.note import SIG_COSIGNATURE_V1, SIG_ED25519, NoteError, SignerKey, VerifierKey, parse_note
+
+K = TypeVar("K", SignerKey, VerifierKey)
 
 
 class LogKeyError(AbsflowError):
@@ -52,28 +54,25 @@ def write_key_files(key: SignerKey, prefix: Path) -> tuple[Path, Path]:
     return private, public
 
 
-def read_signer(path: Path) -> SignerKey:
+def _read_key(path: Path, parse: Callable[[str], K], kind: str | None = None) -> K:
+    """Parse the key file at ``path``; LogKeyError naming the file and what is wrong with it
+    (``kind``: what the file should have held, named in the message when it is something else)."""
     try:
-        return SignerKey.parse(path.read_text(encoding="ascii"))
+        return parse(path.read_text(encoding="ascii"))
     except FileNotFoundError:
         raise LogKeyError(f"no key file {path}") from None
     except OSError as exc:
         raise LogKeyError(f"cannot read key file {path}: {exc.strerror}") from None
     except (NoteError, UnicodeDecodeError) as exc:
-        raise LogKeyError(f"{path}: {exc}") from None
+        raise LogKeyError(f"{path}: {exc}" if kind is None else f"{path}: not a {kind} ({exc})") from None
+
+
+def read_signer(path: Path) -> SignerKey:
+    return _read_key(path, SignerKey.parse)
 
 
 def read_verifier(path: Path) -> VerifierKey:
-    try:
-        return VerifierKey.parse(path.read_text(encoding="ascii"))
-    except FileNotFoundError:
-        raise LogKeyError(f"no key file {path}") from None
-    except OSError as exc:
-        raise LogKeyError(f"cannot read key file {path}: {exc.strerror}") from None
-    except (NoteError, UnicodeDecodeError) as exc:
-        raise LogKeyError(f"{path}: not a verifier key ({exc})") from None
-
-
+    return _read_key(path, VerifierKey.parse, "verifier key")
 
 
 def read_state(path: Path) -> WitnessState | None:
