@@ -158,12 +158,7 @@ def _verify_bundle(bundle: Any, keys: Sequence[VerifierKey]) -> BundleReport:
         report.proven.append(_verify_item(i, item, report))
 
     for i, item in enumerate(bundle.get("disclosures", [])):
-        if not isinstance(item, Mapping):
-            raise BundleError(f"disclosure {i} is not an object")
-        entry_index = _int(item.get("entry"), f"disclosure {i} entry")
-        entry = report.entries.get(entry_index)
-        if entry is None:
-            raise BundleError(f"disclosure {i}: its commitment entry {entry_index} is not proven in this bundle")
+        entry_index, entry = _proven_entry(item, f"disclosure {i}", "commitment entry", report)
         if entry["type"] != TAPE_COMMIT_TYPE:
             raise BundleError(f"disclosure {i}: entry {entry_index} is a {entry['type']}, not a {TAPE_COMMIT_TYPE}")
         payload = entry["payload"]
@@ -208,14 +203,21 @@ def _check_masked_tapes(report: BundleReport) -> None:
 
 
 
-def _verify_item(i: int, item: Any, report: BundleReport) -> str:
-    """An item of an itemised list (a tape's loan record, a pool change) in the root its entry logs."""
+def _proven_entry(item: Any, label: str, role: str, report: BundleReport) -> tuple[int, dict[str, Any]]:
+    """The index and entry that ``item`` (a disclosure or a list item, named ``label`` in errors)
+    hangs off; BundleError unless the item is an object whose entry this bundle has proven."""
     if not isinstance(item, Mapping):
-        raise BundleError(f"item {i} is not an object")
-    entry_index = _int(item.get("entry"), f"item {i} entry")
+        raise BundleError(f"{label} is not an object")
+    entry_index = _int(item.get("entry"), f"{label} entry")
     entry = report.entries.get(entry_index)
     if entry is None:
-        raise BundleError(f"item {i}: its entry {entry_index} is not proven in this bundle")
+        raise BundleError(f"{label}: its {role} {entry_index} is not proven in this bundle")
+    return entry_index, entry
+
+
+def _verify_item(i: int, item: Any, report: BundleReport) -> str:
+    """An item of an itemised list (a tape's loan record, a pool change) in the root its entry logs."""
+    entry_index, entry = _proven_entry(item, f"item {i}", "entry", report)
     list_name = item.get("list")
     index = _int(item.get("index"), f"item {i} index")
     body_text = item.get("body")
