@@ -47,9 +47,9 @@ def remote_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value (None: another scheme, or none)."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
@@ -68,7 +68,7 @@ def session_of(request: Request, ctx: Context) -> user_service.WebSession | None
 
 async def current_principal(request: Request, ctx: BaseCtx) -> Principal:
     """The API caller: a bearer API key, or the session cookie (+ CSRF header on unsafe methods)."""
-    token = _bearer(request)
+    token = bearer_token(request.headers.get("authorization", ""))
     if token is not None:
         principal = user_service.cached_api_key(ctx, token)
         if principal is None:

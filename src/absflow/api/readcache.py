@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from absflow.api.deps import LANG_COOKIE, SESSION_COOKIE
+from absflow.api.deps import LANG_COOKIE, SESSION_COOKIE, bearer_token
 from absflow.services import readcache
 from absflow.services import users as user_service
 from absflow.services.access import as_principal
@@ -111,9 +111,8 @@ def _credential(scope: Scope) -> tuple[str, str, str, str | None] | None:
     session = cookies.get(SESSION_COOKIE)
     lang = cookies.get(LANG_COOKIE, "")
     if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if session or scheme.lower() != "bearer" or not token:
+        token = bearer_token(authorization)
+        if session or token is None:
             return None
         return "api_key", token, lang, if_none_match
     if session:
