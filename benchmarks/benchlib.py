@@ -7,32 +7,19 @@ import os
 import platform
 import resource
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from absflow.store.db import scratch_postgresql as store_scratch_postgresql
 
 T = TypeVar("T")
 
 
-@contextmanager
-def scratch_postgresql(server_url: str) -> Iterator[str]:
+def scratch_postgresql(server_url: str) -> AbstractContextManager[str]:
     """The URL of a new database on ``server_url``'s PostgreSQL server, dropped (FORCE) afterwards."""
-    base = make_url(server_url)
-    name = f"absflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return store_scratch_postgresql(server_url, prefix="absflow_bench")
 
 
 def machine() -> str:

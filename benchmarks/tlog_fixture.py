@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from absflow.services.log import Event, append_events  # noqa: E402
-from absflow.store.db import make_engine, transaction  # noqa: E402
+from absflow.store.db import make_engine, scratch_postgresql, transaction  # noqa: E402
 from absflow.store.migrate import upgrade  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -32,29 +30,17 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 @contextmanager
 def scratch_engine() -> Iterator[tuple[Engine, str]]:
     """A migrated empty database: PostgreSQL if reachable, else SQLite. Yields (engine, backend)."""
-    base = make_url(os.environ.get("ABSFLOW_BENCH_DATABASE_URL", DEFAULT_PG))
-    name = f"absflow_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server: fall back, and say so
-        print(f"PostgreSQL unavailable ({type(exc).__name__}); using SQLite instead")
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{tmp}/bench.db")
-            upgrade(engine)
-            yield engine, "sqlite"
-            engine.dispose()
-        return
-    engine = make_engine(base.set(database=name).render_as_string(hide_password=False))
-    try:
+    with ExitStack() as stack:
+        server = os.environ.get("ABSFLOW_BENCH_DATABASE_URL", DEFAULT_PG)
+        try:
+            url = stack.enter_context(scratch_postgresql(server, prefix="absflow_bench"))
+        except Exception as exc:  # no server: fall back, and say so
+            print(f"PostgreSQL unavailable ({type(exc).__name__}); using SQLite instead")
+            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/bench.db"
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
         upgrade(engine)
-        yield engine, "postgresql"
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        yield engine, engine.dialect.name
 
 
 def events(start: int, count: int) -> list[Event]:

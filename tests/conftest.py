@@ -8,20 +8,18 @@ runs on one server never see each other's rows.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from absflow.services.context import Context
-from absflow.store.db import make_engine
+from absflow.store.db import make_engine, scratch_postgresql
 from absflow.store.migrate import upgrade
 from absflow.store.models import metadata
 
@@ -34,21 +32,10 @@ PG_URL = os.environ.get("ABSFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-@contextmanager
-def fresh_pg_database(prefix: str = "absflow_t") -> Iterator[str]:
+def fresh_pg_database(prefix: str = "absflow_t") -> AbstractContextManager[str]:
     """The URL of a new PostgreSQL database on ``ABSFLOW_TEST_DATABASE_URL``'s server, dropped afterwards."""
     assert PG_URL
-    base = make_url(PG_URL)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_postgresql(PG_URL, prefix)
 
 
 @pytest.fixture(scope="session")

@@ -33,13 +33,17 @@ def verify_bundle_file(bundle_path: Path, key_paths: Sequence[Path]) -> BundleRe
     keys = load_keys(key_paths)
     if not keys:
         raise BundleError("give at least one --key (the log's public key file)")
+    return verify_bundle(read_bundle_json(bundle_path), keys)
+
+
+def read_bundle_json(bundle_path: Path, error: type[Exception] = BundleError) -> Any:
+    """The parsed JSON of a bundle file; raises ``error`` saying the file cannot be read or is not JSON."""
     try:
-        data = json.loads(bundle_path.read_text(encoding="utf-8"))
+        return json.loads(bundle_path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise BundleError(f"cannot read bundle {bundle_path}: {exc.strerror}") from None
+        raise error(f"cannot read bundle {bundle_path}: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BundleError(f"bundle {bundle_path} is not valid JSON: {exc}") from None
-    return verify_bundle(data, keys)
+        raise error(f"bundle {bundle_path} is not valid JSON: {exc}") from None
 
 
 def verify_bundle_data(bundle: Any, key_texts: Sequence[str]) -> BundleReport:

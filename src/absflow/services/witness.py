@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from absflow.domain.issues import AbsflowError, Conflict
+from absflow.services.verify import read_bundle_json
 from absflow.tlog.bundle import BUNDLE_FORMAT
 from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, witness_cosign
 from absflow.tlog.merkle import HASH_SIZE
@@ -160,12 +161,7 @@ def cosign_bundle(bundle_path: Path, *, log_keys: Sequence[Path], witness_key: P
     if not verifiers:
         raise WitnessError("give the log's public key (--log-key)")
     state = read_state(state_path)
-    try:
-        bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise WitnessError(f"cannot read bundle {bundle_path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WitnessError(f"bundle {bundle_path} is not valid JSON: {exc}") from None
+    bundle = read_bundle_json(bundle_path, WitnessError)
     note, proof = _bundle_note_and_proof(bundle, state)
     try:
         cosigned, new_state = witness_cosign(note, witness=witness, log_keys=verifiers, last=state,

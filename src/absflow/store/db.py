@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///absflow.db"
@@ -17,6 +19,28 @@ DEFAULT_DATABASE_URL = "sqlite:///absflow.db"
 def database_url_from_env() -> str:
     """``ABSFLOW_DATABASE_URL``, default a SQLite file ``absflow.db`` in the current directory."""
     return os.environ.get("ABSFLOW_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+@contextmanager
+def scratch_postgresql(server_url: str, prefix: str = "absflow_scratch") -> Iterator[str]:
+    """The URL of a new, empty database on ``server_url``'s PostgreSQL server, dropped (FORCE) afterwards.
+
+    For tests and benchmarks that must not see anyone else's rows. Raises what the driver
+    raises when the server cannot be reached (nothing is created then).
+    """
+    base = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def is_sqlite(engine: Engine) -> bool:
