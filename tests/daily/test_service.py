@@ -316,3 +316,42 @@ def test_cached_pool_is_never_used_stale(ctx: Context, tmp_path: Path) -> None:
     for key in ("days", "pool", "postings", "repurchases", "state"):
         assert got[key] == want[key], key
     reference.engine.dispose()
+
+
+def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None:
+    """A day's updates and removals go in as one write per row (one statement shape per column set
+    on SQLite, one UPDATE … FROM on PostgreSQL); rows end as if the updates ran first, then the
+    removals: updated only, updated and removed, removed only, untouched."""
+    from absflow.store.db import transaction
+
+    code = _plan(ctx)
+    ids = _pool_ids(ctx, code)[:7]
+    columns = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status",
+               "removed_on", "removal_reason")
+
+    def rows() -> dict[str, tuple[str, ...]]:
+        with ctx.engine.connect() as conn:
+            return {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(
+                f"SELECT asset_id, {', '.join(columns)} FROM pool_assets WHERE asset_id IN "
+                f"({', '.join(repr(i) for i in ids)})"))}
+
+    before = rows()
+    day = date(2017, 9, 1)
+    updates = pl.DataFrame({
+        "asset_id": ids[:4], "balance_fen": [0, 5, 0, 7], "accrued_interest_fen": [1, 2, 3, 4],
+        "cutoff_date": [day] * 4, "maturity_date": [date(2018, 1, 2)] * 4, "extension_count": [0, 1, 2, 3],
+        "status": ["normal", "normal", "defaulted", "normal"],
+    })
+    removals = [(ids[0], "repaid"), (ids[2], "repurchased:risk"), (ids[4], "repurchased:" + "x" * 40)]
+    with transaction(ctx.engine) as session:
+        plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+        daily_service._write_pool_changes(session, plan_id, updates, removals, day)
+    after = rows()
+    for i, asset in enumerate(ids):
+        want = list(before[asset])
+        if i < 4:
+            want[:6] = [str(updates[c][i]) for c in columns[:6]]
+        reason = dict(removals).get(asset)
+        if reason is not None:
+            want[6:] = [str(day), reason[:32]]
+        assert after[asset] == tuple(want), asset

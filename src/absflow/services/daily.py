@@ -552,21 +552,62 @@ def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
         cursor.close()
 
 
-_PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date"}
+_PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
+                             pl.Boolean: "boolean"}
 _temp_tables = itertools.count(1)
 
+#: Columns of ``pool_assets`` a day's run sets on the rows it changes, and on the rows it removes.
+UPDATED_COLUMNS = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status")
+REMOVAL_COLUMNS = ("removed_on", "removal_reason")
 
-def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame) -> None:
+
+def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, removals: Sequence[tuple[str, str]],
+                        day: date) -> None:
+    """The day's changes to the plan's active pool rows: ``updates`` (asset_id + UPDATED_COLUMNS)
+    and ``removals`` (asset id, reason) — each row written ONCE, though most removed assets are
+    also updated (a collection repaid the loan, the repurchase price came in). The rows end as
+    if the updates were applied first and the removals after them.
+
+    SQLite: one statement shape per set of columns (updated only, updated and removed, removed
+    only), ≈ 2,600 fewer statements a day at 200,000 loans. PostgreSQL: one ``UPDATE … FROM``
+    of all rows; a flag per group says which columns a row sets (the others keep their values)."""
+    removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
+                           schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
+        pl.lit(day, dtype=pl.Date).alias("removed_on"))
+    updates = updates.select("asset_id", *UPDATED_COLUMNS)
+    if is_postgresql(session.connection().engine):
+        rows = updates.with_columns(pl.lit(True).alias("updated")).join(
+            removed.with_columns(pl.lit(True).alias("removed")), on="asset_id", how="full", coalesce=True,
+            maintain_order="left_right",
+        ).with_columns(pl.col("updated", "removed").fill_null(False))
+        if rows.height:
+            _update_pool_rows(session, plan_id, rows, {"updated": UPDATED_COLUMNS, "removed": REMOVAL_COLUMNS})
+        return
+    removed_ids = removed.get_column("asset_id")
+    for part in (updates.filter(~pl.col("asset_id").is_in(removed_ids.implode())),
+                 updates.join(removed, on="asset_id", how="inner", maintain_order="left"),
+                 removed.filter(~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))):
+        if part.height:
+            _update_pool_rows(session, plan_id, part)
+
+
+def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame,
+                      guarded: dict[str, Sequence[str]] | None = None) -> None:
     """Set the columns of ``rows`` (besides ``asset_id``) on the plan's active pool rows of those assets.
 
     PostgreSQL: COPY the rows into a temporary table (dropped at commit), ANALYZE it, and
     apply them with ONE ``UPDATE … FROM`` join, one index probe per row: per-row statements
-    cost ≈ 75 µs of client time each through psycopg's pipeline, ≈ 1 s a day at 200,000 loans. SQLite: one
-    statement per row by the driver's ``executemany`` through the active-asset unique index
-    ("+plan_id" keeps the planner off the (plan_id, removed_on) index, a scan of the pool)."""
-    columns = [c for c in rows.columns if c != "asset_id"]
+    cost ≈ 75 µs of client time each through psycopg's pipeline, ≈ 1 s a day at 200,000 loans.
+    ``guarded``: flag column → the columns it guards; a row sets them only where its flag is true
+    (the row keeps its values otherwise). SQLite: one statement per row by the driver's
+    ``executemany`` through the active-asset unique index ("+plan_id" keeps the planner off the
+    (plan_id, removed_on) index, a scan of the pool); no ``guarded`` there."""
+    guarded = guarded or {}
+    flags = set(guarded)
+    columns = [c for c in rows.columns if c != "asset_id" and c not in flags]
     connection = session.connection()
     if not is_postgresql(connection.engine):
+        assert not guarded, "SQLite: one statement shape per set of columns"
         sets = ", ".join(f"{c} = :{c}" for c in columns)
         _execute_many(session, (
             f"UPDATE pool_assets SET {sets} WHERE asset_type = 'margin_loan' AND asset_id = :asset_id "
@@ -577,7 +618,9 @@ def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame) -> Non
     body = ", ".join(f"{c} {_PG_TYPES[rows.schema[c].base_type()]}" for c in rows.columns)
     buffer = io.BytesIO()
     rows.write_csv(buffer, include_header=False, null_value="")
-    sets = ", ".join(f"{c} = u.{c}" for c in columns)
+    flag_of = {c: flag for flag, guarded_columns in guarded.items() for c in guarded_columns}
+    sets = ", ".join(f"{c} = CASE WHEN u.{flag_of[c]} THEN u.{c} ELSE p.{c} END" if c in flag_of else f"{c} = u.{c}"
+                     for c in columns)
     with raw.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {name} ({body}) ON COMMIT DROP")
         with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN (FORMAT csv)") as copy:
@@ -596,15 +639,7 @@ def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame) -> Non
 def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
              summary: dict[str, Any], now: Any) -> int:
     day = result.business_date
-    if result.pool_updates.height:
-        _update_pool_rows(session, plan_id, result.pool_updates.select(
-            "asset_id", "balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count",
-            "status"))
-    if result.removals:
-        _update_pool_rows(session, plan_id, pl.DataFrame(
-            {"asset_id": [a for a, _ in result.removals], "removal_reason": [r[:32] for _, r in result.removals]},
-            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
-            pl.lit(day, dtype=pl.Date).alias("removed_on")))
+    _write_pool_changes(session, plan_id, result.pool_updates, result.removals, day)
     if result.purchases.height:
         bulk_insert(session, "pool_assets", result.purchases.select(
             pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"), pl.lit("margin_loan").alias("asset_type"),
