@@ -538,7 +538,8 @@ _NAMED = re.compile(r":(\w+)")
 def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
     """One statement per row of ``rows`` (``:name`` parameters = columns) on the driver's own
     cursor, in the session's transaction: SQLAlchemy's per-row parameter processing cost more
-    than the updates themselves. Dates go to SQLite as ISO text, as SQLAlchemy stores them."""
+    than the updates themselves. Dates go to SQLite as ISO text, as SQLAlchemy stores them; SQLite
+    binds positional parameters from tuples (dicts of named ones cost ≈ 40 % more per row)."""
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
     if is_postgresql(connection.engine):  # few rows here; the pool's rows: _update_pool_rows
@@ -547,7 +548,8 @@ def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
         return
     cursor = raw.cursor()
     try:
-        cursor.executemany(sql, rows.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts())
+        cursor.executemany(_NAMED.sub("?", sql), rows.with_columns(pl.col(pl.Date).cast(pl.String)).select(
+            _NAMED.findall(sql)).rows())
     finally:
         cursor.close()
 

@@ -51,14 +51,24 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+#: SQLite: WAL pages after which a commit copies the WAL back into the database (default 1,000).
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 32_768
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy own transactions (pysqlite's legacy implicit BEGIN would defeat
     # BEGIN IMMEDIATE); enforce foreign keys; WAL lets readers work beside one writer.
+    # Checkpoints every 32,768 WAL pages (128 MiB) rather than 1,000: a daily run at 200,000
+    # loans rewrites thousands of the same pool pages every day, and a checkpoint after each
+    # run copied them all back each time (half the commit's cost); a page changed on several
+    # days between checkpoints is copied once. Commits stay atomic and durable as before (WAL,
+    # synchronous=NORMAL); only the WAL file grows larger between checkpoints.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
