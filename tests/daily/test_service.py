@@ -308,7 +308,7 @@ def test_cached_pool_is_never_used_stale(ctx: Context, tmp_path: Path) -> None:
     with transaction(ctx.engine) as session:
         version = pool_version(session, plan_id, session.get(DailyPlanStateRow, plan_id))
         assert mine["pool"][0] == version  # type: ignore[index]
-        cached = mine["pool"][1]  # type: ignore[index]
+        cached = mine["pool"][1].frame  # type: ignore[index]
         read = cached_pool(session, plan_id, version, None)
     assert cached.sort("asset_id").equals(read.sort("asset_id")), "the cached pool differs from the stored one"
     assert fresh.height > 0

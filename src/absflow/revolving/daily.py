@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from absflow.calendar import Calendar, DayKind
@@ -39,6 +40,7 @@ from absflow.deal.model import (
     rating_rank,
 )
 from absflow.domain.daycount import accrual_fraction
+from absflow.revolving.daypool import GROUP_FIELDS, POOL_COLUMNS, DayPool, Vocabulary
 from absflow.revolving.delivery import DeliveryList, delivery_list
 from absflow.revolving.eligibility import EligibilityResult, check_eligibility
 from absflow.revolving.ledger import Entry, Ledger
@@ -53,7 +55,7 @@ from absflow.revolving.payment import (
 )
 from absflow.revolving.payment import pay as pay_waterfall
 from absflow.revolving.selection import Selection, select_purchases
-from absflow.revolving.table import AssetTable, FloatArray, group_totals
+from absflow.revolving.table import AssetTable, BoolArray, FloatArray, Int64Array, group_totals
 
 #: Days a repurchase instruction gives the originator to pay, in trading days (docs/DAILY.md).
 REPURCHASE_DUE_TRADING_DAYS = 3
@@ -62,24 +64,6 @@ END_OF_TERM_TRADING_DAYS = 5
 #: Margin interest accrues daily at rate / 360 (券商融资利息按日计提, ACT/360).
 MARGIN_DAY_BASIS = 360
 
-POOL_COLUMNS: dict[str, Any] = {
-    "asset_id": pl.String,
-    "obligor_id": pl.String,
-    "balance_fen": pl.Int64,
-    "accrued_interest_fen": pl.Int64,
-    "rate": pl.Float64,
-    "start_date": pl.Date,
-    "maturity_date": pl.Date,
-    "extension_count": pl.Int64,
-    "maintenance_ratio": pl.Float64,
-    "status": pl.String,
-    "region": pl.String,
-    "industry": pl.String,
-    "branch": pl.String,
-    "cutoff_date": pl.Date,
-    "acquired_on": pl.Date,
-}
-GROUP_FIELDS = ("region", "industry", "branch")
 
 
 # ---------------------------------------------------------------------------------- state
@@ -195,6 +179,8 @@ class DayResult:
     payment: Payment | None = None  # the waterfall run on a payment date
     #: Per deal trigger: consecutive days its condition has held, the days it needs, and whether it is hit.
     triggers: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The pool at the end of the day (the next day's start): the rows written read back, encoded.
+    pool_after: DayPool | None = None
 
     @property
     def pool_balance_fen(self) -> int:
@@ -286,76 +272,83 @@ def _metric_hit(
 # ---------------------------------------------------------------------------------- tables
 
 
-def _vocab_codes(values: pl.Series, vocab: pl.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
-    frame = pl.DataFrame({"v": values}).with_row_index("i")
-    codes = pl.DataFrame({"v": vocab}).with_row_index("code")
-    joined = frame.join(codes, on="v", how="left").sort("i")
-    return joined.get_column("code").fill_null(0).cast(pl.Int64).to_numpy()
-
-
 def asset_tables(pool: pl.DataFrame, candidates: pl.DataFrame, day: date) -> tuple[AssetTable, AssetTable]:
-    """Pool and candidates as :class:`AssetTable` with shared client/group vocabularies (sorted).
+    """Pool and candidates as :class:`AssetTable` with shared client/group vocabularies (sorted),
+    built from scratch (``run_day`` carries the pool's codes instead: :class:`DayPool`).
 
     Only the candidates are ranked by code (the selection's last tie-break); a pool row's
     ``code_rank`` is its position, as pool assets are never ranked against each other."""
-    vocab: dict[str, pl.Series] = {}
-    pool = pool.with_columns(pl.col("obligor_id").alias("client_id"))
-    for name, column in (("client", "client_id"), *((g, g) for g in GROUP_FIELDS)):
-        distinct = [frame.get_column(column).fill_null("").unique() for frame in (pool, candidates)]
-        vocab[name] = pl.concat(distinct).unique().sort()
-    tables = []
-    vocab_lists = {name: series.to_list() for name, series in vocab.items()}
-    for frame, principal in ((pool, "balance_fen"), (candidates, "principal_outstanding_fen")):
-        n = frame.height
-        overdue = (
-            frame.select(
-                (pl.lit(day) - pl.col("maturity_date" if principal == "balance_fen" else "due_date"))
-                .dt.total_days()
-                .clip(lower_bound=0)
-                .fill_null(0)
-            )
-            .to_series()
-            .to_numpy()
-            .astype(np.int64)
-        )
-        due = frame.get_column("maturity_date" if principal == "balance_fen" else "due_date")
-        codes = frame.get_column("asset_id" if principal == "balance_fen" else "contract_id")
-        if principal == "balance_fen":
-            rank = np.arange(n, dtype=np.int64)
-        else:
-            rank = codes.rank("ordinal").cast(pl.Int64).to_numpy() if n else np.zeros(0, np.int64)
-        status = frame.get_column("status").fill_null("") if "status" in frame.columns else pl.Series([""] * n)
-        tables.append(
-            AssetTable(
-                code=codes.to_list(),
-                client=_vocab_codes(frame.get_column("client_id").fill_null(""), vocab["client"]),
-                principal_fen=frame.get_column(principal).fill_null(0).cast(pl.Int64).to_numpy(),
-                accrued_interest_fen=(
-                    (
-                        frame.get_column("accrued_today")
-                        if "accrued_today" in frame.columns
-                        else accrued_interest(frame, day)
-                    )
-                    .cast(pl.Int64)
-                    .to_numpy()
-                    if principal == "balance_fen"
-                    else frame.get_column("accrued_interest_fen").fill_null(0).cast(pl.Int64).to_numpy()
-                ),
-                rate=frame.get_column("rate" if principal == "balance_fen" else "financing_rate")
-                .fill_null(0.0)
-                .cast(pl.Float64)
-                .to_numpy(),
-                due_date=due.cast(pl.Date).to_numpy().astype("datetime64[D]") if n else np.zeros(0, "datetime64[D]"),
-                maintenance_ratio=frame.get_column("maintenance_ratio").cast(pl.Float64).fill_null(np.nan).to_numpy(),
-                overdue_days=overdue,
-                in_liquidation=(status == "liquidating").to_numpy(),
-                extension_count=frame.get_column("extension_count").fill_null(0).cast(pl.Int64).to_numpy(),
-                code_rank=rank,
-                groups={g: _vocab_codes(frame.get_column(g).fill_null(""), vocab[g]) for g in GROUP_FIELDS},
-                vocab=vocab_lists,
-            )
-        )
-    return tables[0], tables[1]
+    day_pool = DayPool.of(pool)
+    vocab, remaps = day_pool.vocab.extended(_candidate_texts(candidates))
+    day_pool = day_pool.recoded(vocab, remaps)
+    frame = day_pool.frame
+    accrued = pool.get_column("accrued_today") if "accrued_today" in pool.columns else accrued_interest(frame, day)
+    status = frame.get_column("status").fill_null("")
+    pool_table = _pool_table(
+        day_pool, day, balance_fen=frame.get_column("balance_fen").fill_null(0).to_numpy(),
+        accrued_today_fen=accrued.cast(pl.Int64).to_numpy(),
+        maturity=frame.get_column("maturity_date").to_numpy().astype("datetime64[D]"),
+        extension_count=frame.get_column("extension_count").fill_null(0).to_numpy(),
+        in_liquidation=(status == "liquidating").to_numpy())
+    return pool_table, _candidate_table(candidates, day, vocab)
+
+
+def _candidate_texts(candidates: pl.DataFrame) -> dict[str, list[str]]:
+    """The candidates' distinct texts per vocabulary field (null as "")."""
+    columns = {"client": "client_id", **{g: g for g in GROUP_FIELDS}}
+    return {name: candidates.get_column(column).fill_null("").unique().to_list() for name, column in columns.items()}
+
+
+def _overdue_days(day: date, due: np.ndarray[Any, np.dtype[np.datetime64]]) -> Int64Array:
+    """Days past ``due`` at ``day`` (0 when not due or unknown)."""
+    days = (np.datetime64(day, "D") - due).astype(np.int64)
+    return np.where(np.isnat(due), 0, np.maximum(days, 0)).astype(np.int64)
+
+
+def _pool_table(pool: DayPool, day: date, *, balance_fen: Int64Array, accrued_today_fen: Int64Array,
+                maturity: np.ndarray[Any, np.dtype[np.datetime64]], extension_count: Int64Array,
+                in_liquidation: np.ndarray[Any, np.dtype[np.bool_]]) -> AssetTable:
+    """The pool's table from its carried codes and today's values of the changing columns."""
+    frame = pool.frame
+    return AssetTable(
+        code=pool.ids,
+        client=pool.codes["client"],
+        principal_fen=balance_fen,
+        accrued_interest_fen=accrued_today_fen,
+        rate=frame.get_column("rate").fill_null(0.0).to_numpy(),
+        due_date=maturity,
+        maintenance_ratio=frame.get_column("maintenance_ratio").fill_null(np.nan).to_numpy(),
+        overdue_days=_overdue_days(day, maturity),
+        in_liquidation=in_liquidation,
+        extension_count=extension_count,
+        code_rank=np.arange(frame.height, dtype=np.int64),
+        groups={g: pool.codes[g] for g in GROUP_FIELDS},
+        vocab=pool.vocab.texts,
+    )
+
+
+def _candidate_table(frame: pl.DataFrame, day: date, vocab: Vocabulary) -> AssetTable:
+    """The candidates' table; client and group codes from ``vocab`` (which holds their texts)."""
+    n = frame.height
+    due = frame.get_column("due_date").cast(pl.Date).to_numpy().astype("datetime64[D]") if n else np.zeros(
+        0, "datetime64[D]")
+    codes = frame.get_column("contract_id")
+    status = frame.get_column("status").fill_null("") if "status" in frame.columns else pl.Series([""] * n)
+    return AssetTable(
+        code=codes.to_list(),
+        client=vocab.codes("client", frame.get_column("client_id").fill_null("").to_list()),
+        principal_fen=frame.get_column("principal_outstanding_fen").fill_null(0).cast(pl.Int64).to_numpy(),
+        accrued_interest_fen=frame.get_column("accrued_interest_fen").fill_null(0).cast(pl.Int64).to_numpy(),
+        rate=frame.get_column("financing_rate").fill_null(0.0).cast(pl.Float64).to_numpy(),
+        due_date=due,
+        maintenance_ratio=frame.get_column("maintenance_ratio").cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        overdue_days=_overdue_days(day, due),
+        in_liquidation=(status == "liquidating").to_numpy(),
+        extension_count=frame.get_column("extension_count").fill_null(0).cast(pl.Int64).to_numpy(),
+        code_rank=codes.rank("ordinal").cast(pl.Int64).to_numpy() if n else np.zeros(0, np.int64),
+        groups={g: vocab.codes(g, frame.get_column(g).fill_null("").to_list()) for g in GROUP_FIELDS},
+        vocab=vocab.texts,
+    )
 
 
 # ---------------------------------------------------------------------------------- the day
@@ -483,7 +476,7 @@ def _fees_due(ctx: DayContext, period: Period, state: PlanState, pool_fen: int) 
 def run_day(
     ctx: DayContext,
     day: date,
-    pool: pl.DataFrame,
+    pool: pl.DataFrame | DayPool,
     inputs: Mapping[str, pl.DataFrame],
     state: PlanState,
     open_repurchases: Sequence[OpenRepurchase],
@@ -491,8 +484,10 @@ def run_day(
     owned_elsewhere: set[str] | None = None,
 ) -> DayResult:
     """Run business day ``day``. ``pool``: active pool assets at the start of the day
-    (POOL_COLUMNS). ``inputs``: validated frames by kind (docs/DAILY.md). ``owned_elsewhere``:
-    candidate codes already held (now or ever) by any plan — never bought again."""
+    (POOL_COLUMNS), or the :class:`DayPool` a previous day returned as ``pool_after`` (same
+    result; the carried codes save re-encoding the whole pool). ``inputs``: validated frames
+    by kind (docs/DAILY.md). ``owned_elsewhere``: candidate codes already held (now or ever) by
+    any plan — never bought again."""
     deal = ctx.deal
     spec = deal.revolving
     calendar = ctx.calendar
@@ -500,47 +495,35 @@ def run_day(
     events: list[AssetEvent] = []
     reasons: list[str] = []
     indicators = _indicators(inputs)
-    pool = pool.select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
+    day_pool = pool if isinstance(pool, DayPool) else DayPool.of(pool)
+    rows = _DayRows(day_pool, day)
     removals: dict[str, str] = {}
     repurchases = {r.asset_id: r for r in open_repurchases}
     updated_repurchases: dict[str, OpenRepurchase] = {}
 
     # 1. collections: principal reduces balance, interest reduces the accrual (as of today).
+    #    Every step below changes only the rows it touches, found by id (DayPool.row_of).
     collections = inputs.get("collections")
-    pool = pool.with_columns(accrued_interest(pool, day).alias("accrued_today"))
     changed: set[str] = set()
     if collections is not None and collections.height:
         agg = collections.group_by("contract_id").agg(
             pl.col("principal_fen").sum(), pl.col("interest_fen").sum(), pl.col("fees_fen").sum()
         )
-        pool = pool.join(agg.rename({"contract_id": "asset_id"}), on="asset_id", how="left")
-        paid_now = pl.col("principal_fen").is_not_null()
-        pool = pool.with_columns(
-            pl.when(paid_now)
-            .then(pl.col("balance_fen") - pl.col("principal_fen"))
-            .otherwise(pl.col("balance_fen"))
-            .alias("balance_fen"),
-            pl.when(paid_now)
-            .then((pl.col("accrued_today") - pl.col("interest_fen")).clip(lower_bound=0))
-            .otherwise(pl.col("accrued_interest_fen"))
-            .alias("accrued_interest_fen"),
-            pl.when(paid_now).then(pl.lit(day)).otherwise(pl.col("cutoff_date")).alias("cutoff_date"),
-            pl.when(paid_now)
-            .then((pl.col("accrued_today") - pl.col("interest_fen")).clip(lower_bound=0))
-            .otherwise(pl.col("accrued_today"))
-            .alias("accrued_today"),
-        )
-        paid = pool.filter(paid_now)
-        principal = int(paid.get_column("principal_fen").sum() or 0)
-        interest = int(paid.get_column("interest_fen").sum() or 0)
-        fees = int(paid.get_column("fees_fen").sum() or 0)
-        paid_ids = paid.get_column("asset_id").to_list()
+        at = day_pool.rows_of_all(agg.get_column("contract_id").to_list())
+        found = at >= 0
+        order = np.argsort(at[found], kind="stable")  # pool order, as the events have always been
+        paid_rows = at[found][order]
+        p_fen, i_fen, f_fen = (agg.get_column(c).cast(pl.Int64).to_numpy()[found][order]
+                               for c in ("principal_fen", "interest_fen", "fees_fen"))
+        rows.balance[paid_rows] -= p_fen
+        left = np.maximum(rows.accrued_today[paid_rows] - i_fen, 0)
+        rows.set_accrued(paid_rows, left)
+        rows.touch("balance_fen", paid_rows)
+        principal, interest, fees = int(p_fen.sum()), int(i_fen.sum()), int(f_fen.sum())
+        paid_ids = day_pool.ids[paid_rows].tolist()
         events.extend(
             AssetEvent(a, "collection", p, i, f)
-            for a, p, i, f in zip(
-                paid_ids, *(paid.get_column(c).to_list() for c in ("principal_fen", "interest_fen", "fees_fen")),
-                strict=True,
-            )
+            for a, p, i, f in zip(paid_ids, p_fen.tolist(), i_fen.tolist(), f_fen.tolist(), strict=True)
         )
         changed.update(paid_ids)
         ledger.post(
@@ -554,7 +537,6 @@ def run_day(
                 ],
             )
         )
-        pool = pool.drop("principal_fen", "interest_fen", "fees_fen")
     # Sweep the collection account into custody (principal and interest ledgers).
     sweep_principal = max(0, ledger.balance("cash:collection") - _income_today(ledger))
     sweep_interest = ledger.balance("cash:collection") - sweep_principal
@@ -572,19 +554,21 @@ def run_day(
     # 2. extensions (展期): new due date, one more extension.
     extensions = inputs.get("extensions")
     if extensions is not None and extensions.height:
-        ext = extensions.group_by("contract_id").agg(pl.col("new_due_date").max()).rename({"contract_id": "asset_id"})
-        pool = pool.join(ext, on="asset_id", how="left").with_columns(
-            pl.coalesce("new_due_date", "maturity_date").alias("maturity_date"),
-            (pl.col("extension_count").fill_null(0) + pl.col("new_due_date").is_not_null().cast(pl.Int64)).alias(
-                "extension_count"
-            ),
-        )
-        for asset_id, new_due in (
-            pool.filter(pl.col("new_due_date").is_not_null()).select("asset_id", "new_due_date").iter_rows()
-        ):
-            events.append(AssetEvent(asset_id, "extension", detail=f"due {new_due}"))
+        rows.extensions_filled = True  # as the join always did: a missing count reads 0 from today on
+        ext = extensions.group_by("contract_id").agg(pl.col("new_due_date").max()).filter(
+            pl.col("new_due_date").is_not_null())
+        at = day_pool.rows_of_all(ext.get_column("contract_id").to_list())
+        found = at >= 0
+        order = np.argsort(at[found], kind="stable")
+        ext_rows = at[found][order]
+        new_due = ext.get_column("new_due_date").to_numpy().astype("datetime64[D]")[found][order]
+        rows.maturity[ext_rows] = new_due
+        rows.extensions[ext_rows] += 1
+        rows.touch("maturity_date", ext_rows)
+        rows.touch("extension_count", ext_rows)
+        for asset_id, due in zip(day_pool.ids[ext_rows].tolist(), new_due.tolist(), strict=True):
+            events.append(AssetEvent(asset_id, "extension", detail=f"due {due}"))
             changed.add(asset_id)
-        pool = pool.drop("new_due_date")
 
     # 3. forced liquidations (强制平仓) and recoveries.
     shortfall_assets: set[str] = set()
@@ -592,9 +576,10 @@ def run_day(
     if liquidations is not None and liquidations.height:
         recovered_principal = recovered_interest = 0
         ids = liquidations.get_column("contract_id").unique().to_list()
-        touched = pool.filter(pl.col("asset_id").is_in(ids))
-        balance_of = dict(zip(touched.get_column("asset_id"), touched.get_column("balance_fen"), strict=True))
-        accrued_of = dict(zip(touched.get_column("asset_id"), touched.get_column("accrued_today"), strict=True))
+        row_of = day_pool.row_of
+        liquidated = [a for a in ids if a in row_of]
+        balance_of = {a: int(rows.balance[row_of[a]]) for a in liquidated}
+        accrued_of = {a: int(rows.accrued_today[row_of[a]]) for a in liquidated}
         status_updates: dict[str, str] = {}
         for liquidation in liquidations.iter_rows(named=True):
             asset_id = liquidation["contract_id"]
@@ -614,11 +599,13 @@ def run_day(
                     shortfall_assets.add(asset_id)
                 events.append(AssetEvent(asset_id, "liquidation", p, i, 0, detail=f"completed, shortfall {shortfall}"))
             changed.add(asset_id)
-        pool = _patch(pool, {
-            asset_id: {"balance_fen": balance_of[asset_id], "accrued_interest_fen": accrued_of[asset_id],
-                       "accrued_today": accrued_of[asset_id], "cutoff_date": day, "status": status}
-            for asset_id, status in status_updates.items() if asset_id in balance_of
-        })
+        for asset_id, status_now in status_updates.items():
+            if asset_id in row_of:
+                at = np.array([row_of[asset_id]], np.intp)
+                rows.balance[at] = balance_of[asset_id]
+                rows.set_accrued(at, np.array([accrued_of[asset_id]], np.int64))
+                rows.touch("balance_fen", at)
+                rows.status[row_of[asset_id]] = status_now
         ledger.post(
             _entry(
                 "liquidation recoveries",
@@ -635,8 +622,9 @@ def run_day(
     receipts = inputs.get("repurchase_receipts")
     if receipts is not None and receipts.height:
         paid_in = receipts.group_by("contract_id").agg(pl.col("amount_fen").sum()).sort("contract_id")
-        touched = pool.filter(pl.col("asset_id").is_in(paid_in.get_column("contract_id").to_list()))
-        balance_now = dict(zip(touched.get_column("asset_id"), touched.get_column("balance_fen"), strict=True))
+        row_of = day_pool.row_of
+        balance_now = {a: int(rows.balance[row_of[a]]) for a in paid_in.get_column("contract_id").to_list()
+                       if a in row_of}
         received_principal = received_interest = written_off = 0
         for asset_id, amount in paid_in.iter_rows():
             open_item = updated_repurchases.get(asset_id, repurchases.get(asset_id))
@@ -662,17 +650,18 @@ def run_day(
             ("asset:pool", -received_principal), ("income:interest", -received_interest),
         ]))
         ledger.move("repurchase settled below balance", "expense:repurchase_discount", "asset:pool", written_off)
-        pool = _patch(pool, {a: {"balance_fen": b} for a, b in balance_now.items()})
+        for asset_id, balance in balance_now.items():
+            if asset_id in row_of:
+                rows.balance[row_of[asset_id]] = balance
+                rows.touch("balance_fen", np.array([row_of[asset_id]], np.intp))
 
     # Repaid in full → leaves the pool.
-    repaid = pool.filter(
-        (pl.col("balance_fen") <= 0)
-        & (pl.col("status").fill_null("") != "defaulted")
-        & ~pl.col("asset_id").is_in(list(removals))
-    ).get_column("asset_id")
-    for asset_id in repaid.to_list():
-        removals[asset_id] = "repaid"
-        events.append(AssetEvent(asset_id, "repaid"))
+    defaulted_now, liquidating_now = rows.status_masks()
+    for row in np.flatnonzero((rows.balance <= 0) & ~defaulted_now).tolist():
+        asset_id = str(day_pool.ids[row])
+        if asset_id not in removals:
+            removals[asset_id] = "repaid"
+            events.append(AssetEvent(asset_id, "repaid"))
 
     # An open repurchase whose asset left the pool another way (repaid by the client) is closed.
     for asset_id in removals:
@@ -681,24 +670,27 @@ def run_day(
             updated_repurchases[asset_id] = replace(item, settled_on=day)
             events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
 
-    # 5. the day's asset tables, built once (pool and candidates share sorted client/group
-    #    vocabularies), and mark to market (positions × close prices, cash and debts per client).
+    # 5. the day's asset tables: the candidates' texts join the carried vocabulary (pool codes
+    #    remapped when it grows), the pool's table is its arrays as changed above, and mark to
+    #    market (positions × close prices, cash and debts per client).
     candidates = _candidate_frame(inputs.get("candidates"))
-    all_table, cand_table = asset_tables(pool, candidates, day)
-    all_table = replace(all_table, maintenance_ratio=_marked_ratio(pool, all_table, inputs))
+    vocab, remaps = day_pool.vocab.extended(_candidate_texts(candidates))
+    day_pool = day_pool.recoded(vocab, remaps)
+    cand_table = _candidate_table(candidates, day, vocab)
+    all_table = _pool_table(day_pool, day, balance_fen=rows.balance, accrued_today_fen=rows.accrued_today,
+                            maturity=rows.maturity, extension_count=rows.extensions, in_liquidation=liquidating_now)
+    all_table = replace(all_table, maintenance_ratio=_marked_ratio(rows.balance + rows.accrued, all_table, vocab,
+                                                                    inputs))
 
     # 6. classification, eligibility re-check and repurchase instructions.
-    if removals:
-        kept = ~pool.get_column("asset_id").is_in(list(removals)).to_numpy()
-        active, pool_table = pool.filter(pl.Series(kept)), all_table.take(kept)
-    else:
-        active, pool_table = pool, all_table
+    kept = ~day_pool.mask(removals) if removals else np.ones(len(day_pool), np.bool_)
+    pool_table = all_table.take(kept) if removals else all_table
     lines = spec.maintenance_lines if spec else None
     static = check_eligibility(
         pool_table, spec.eligibility if spec else (), as_of=day, plan_end=deal.dates.legal_maturity
     ).failed_static()
     overdue = pool_table.overdue_days > 0
-    defaulted = (active.get_column("status") == "defaulted").fill_null(False).to_numpy()
+    defaulted = defaulted_now[kept]
     classes = classify(
         maintenance_ratio=pool_table.maintenance_ratio,
         warning_line=float(lines.warning) if lines and lines.warning is not None else None,
@@ -714,17 +706,16 @@ def run_day(
     end_of_term = ctx.end_of_term_from is not None and day >= ctx.end_of_term_from
     due_on = _due_date(calendar, day, ctx.last_due_date)
     accrued_now = pool_table.accrued_interest_fen
-    code_series = active.get_column("asset_id")  # = pool_table.code, row for row
     npl = classes == AssetClass.NON_PERFORMING
-    known_default = code_series.is_in(sorted(defaulted_assets)).to_numpy()
+    known_default = day_pool.mask(defaulted_assets)[kept]
     fresh_default = npl & ~known_default
     new_defaults = int(balances_np[fresh_default].sum())
-    defaulted_assets.update(code_series.filter(pl.Series(fresh_default)).to_list())
+    defaulted_assets.update(np.asarray(pool_table.code, dtype=object)[fresh_default].tolist())
     bad = classes >= AssetClass.INELIGIBLE
     wanted = (bad | end_of_term) & (balances_np > 0)
     instructed = set(repurchases) | set(updated_repurchases)
     if instructed:
-        wanted &= ~code_series.is_in(sorted(instructed)).to_numpy()
+        wanted &= ~day_pool.mask(instructed)[kept]
     for position in np.flatnonzero(wanted).tolist():
         klass = AssetClass(int(classes[position]))
         reason = klass.name.lower() if klass >= AssetClass.INELIGIBLE else "end_of_term_unsettled"
@@ -841,8 +832,10 @@ def run_day(
             purchase_state = "no_cash"
         else:
             staying = ~wanted  # the pool after today's repurchase instructions
+            held = np.zeros(len(day_pool), np.bool_)
+            held[np.flatnonzero(kept)[staying]] = True
             selection, chosen_codes, purchases, rejections = _purchase(
-                ctx, day, pool_table.take(staying), active.get_column("asset_id").filter(pl.Series(staying)),
+                ctx, day, pool_table.take(staying), day_pool, held,
                 candidates, cand_table, available, mode, owned_elsewhere or set()
             )
             spent = selection.price_fen
@@ -922,7 +915,7 @@ def run_day(
         "cumulative_default_rate": metrics_for_triggers[Metric.CUMULATIVE_DEFAULT_RATE.value],
         "delinquency_rate": metrics_for_triggers[Metric.DELINQUENCY_RATE.value],
         "reserve_target_fen": str(reserve_target),
-        "assets": str(active.height - len(new_repurchases) * 0 + purchases.height),
+        "assets": str(len(pool_table) + purchases.height),
     }
     new_state = PlanState(
         status=status,
@@ -945,16 +938,9 @@ def run_day(
         one_off_fees_paid=books.one_off_fees_paid,
         interest_income_at_payment_fen=interest_mark,
     )
-    update_columns = [
-        "asset_id",
-        "balance_fen",
-        "accrued_interest_fen",
-        "cutoff_date",
-        "maturity_date",
-        "extension_count",
-        "status",
-    ]
-    pool_updates = pool.filter(pl.col("asset_id").is_in(sorted(changed))).select(update_columns)
+    changed_rows = np.sort(day_pool.rows(changed))
+    pool_updates, end_pool = rows.end_of_day(day_pool, changed_rows, kept, purchases,
+                                               cand_table, selection.chosen if selection else None)
     return DayResult(
         business_date=day,
         status=status,
@@ -977,20 +963,105 @@ def run_day(
         delinquency_fen=delinquency,
         selection=selection,
         payment=payment,
+        pool_after=end_pool,
         triggers={t.id: {"days": str(streaks.get(t.id, 0)), "needed": str(t.consecutive_days),
                          "hit": str(t.id in triggers_hit or _trigger_hit(t, streaks)).lower()}
                   for t in deal.triggers},
     )
 
 
-def _patch(pool: pl.DataFrame, updates: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
-    """``pool`` with the given columns replaced for the given asset ids (a small join, not a scan)."""
-    if not updates:
-        return pool
-    rows = [{"asset_id": asset_id, **values} for asset_id, values in updates.items()]
-    schema: dict[str, Any] = {"asset_id": pl.String, **{c: pool.schema[c] for c in rows[0] if c != "asset_id"}}
-    patch = pl.DataFrame(rows, schema=schema)
-    return pool.update(patch, on="asset_id", how="left")
+class _DayRows:
+    """The day's changing pool columns as numpy arrays (row = the start pool's row), changed in
+    place by the steps, with which rows each column changed on; ``end_of_day`` turns them into
+    the day's pool updates and the end-of-day pool, touching no other row's values."""
+
+    UPDATE_COLUMNS = ("asset_id", "balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date",
+                      "extension_count", "status")
+
+    def __init__(self, pool: DayPool, day: date) -> None:
+        frame = pool.frame
+        self.day = np.datetime64(day, "D")
+        self.balance = frame.get_column("balance_fen").to_numpy().astype(np.int64, copy=True)
+        self.accrued = frame.get_column("accrued_interest_fen").fill_null(0).to_numpy().astype(np.int64, copy=True)
+        self.cutoff = frame.get_column("cutoff_date").to_numpy().astype("datetime64[D]", copy=True)
+        self.maturity = frame.get_column("maturity_date").to_numpy().astype("datetime64[D]", copy=True)
+        self.extensions = frame.get_column("extension_count").fill_null(0).to_numpy().astype(np.int64, copy=True)
+        self.extensions_filled = False
+        self.status: dict[int, str] = {}
+        self._touched: dict[str, list[npt.NDArray[np.intp]]] = {}
+        # Accrued unpaid interest as of today (``accrued_interest``, same float steps and rounding).
+        rate = frame.get_column("rate").fill_null(0.0).to_numpy()
+        days = np.maximum((self.day - self.cutoff).astype(np.int64), 0)
+        self.accrued_today = self.accrued + np.round(self.balance * rate * days / MARGIN_DAY_BASIS).astype(np.int64)
+        self._frame = frame
+
+    def touch(self, column: str, at: npt.NDArray[np.intp]) -> None:
+        self._touched.setdefault(column, []).append(np.asarray(at, np.intp))
+
+    def set_accrued(self, at: npt.NDArray[np.intp], left_fen: Int64Array) -> None:
+        """Interest paid on ``at``: the accrual left is stored as of today (cut-off today)."""
+        self.accrued[at] = left_fen
+        self.accrued_today[at] = left_fen
+        self.cutoff[at] = self.day
+        self.touch("accrued_interest_fen", at)
+        self.touch("cutoff_date", at)
+
+    def status_masks(self) -> tuple[BoolArray, BoolArray]:
+        """Rows defaulted and rows in liquidation, today's status changes included."""
+        status = self._frame.get_column("status")
+        defaulted = (status == "defaulted").fill_null(False).to_numpy().copy()
+        liquidating = (status == "liquidating").fill_null(False).to_numpy().copy()
+        for row, value in self.status.items():
+            defaulted[row], liquidating[row] = value == "defaulted", value == "liquidating"
+        return defaulted, liquidating
+
+    def _columns(self) -> list[pl.Series]:
+        """The update columns over every row: the start values, the day's values where changed."""
+        frame = self._frame
+        work: dict[str, Any] = {"balance_fen": self.balance, "accrued_interest_fen": self.accrued,
+                                "cutoff_date": self.cutoff, "maturity_date": self.maturity,
+                                "extension_count": self.extensions}
+        out = [frame.get_column("asset_id")]
+        for name in self.UPDATE_COLUMNS[1:-1]:
+            start = frame.get_column(name)
+            if name == "extension_count" and self.extensions_filled:
+                start = start.fill_null(0)
+            touched = self._touched.get(name)
+            if touched:
+                mask = np.zeros(frame.height, np.bool_)
+                for at in touched:
+                    mask[at] = True
+                start = pl.select(pl.when(pl.Series(mask)).then(pl.Series(work[name]).cast(start.dtype))
+                                  .otherwise(start)).to_series()
+            out.append(start.alias(name))
+        status = frame.get_column("status")
+        if self.status:
+            status = status.clone().scatter(list(self.status), list(self.status.values()))
+        out.append(status)
+        return out
+
+    def end_of_day(self, pool: DayPool, changed_rows: npt.NDArray[np.intp], kept: BoolArray,
+                   purchases: pl.DataFrame, candidates: AssetTable,
+                   chosen: npt.NDArray[np.intp] | None) -> tuple[pl.DataFrame, DayPool]:
+        """The pool updates (the changed rows, in pool order) and the end-of-day pool: start
+        rows with the changed rows' non-null update values (as the written rows read back),
+        removed rows dropped, purchases appended; codes carried, not rebuilt."""
+        frame = self._frame
+        columns = self._columns()
+        updates = pl.DataFrame(columns).select(pl.all().gather(changed_rows))
+        changed = np.zeros(frame.height, np.bool_)
+        changed[changed_rows] = True
+        after = frame.with_columns(
+            pl.when(pl.lit(pl.Series(changed) & column.is_not_null())).then(pl.lit(column))
+            .otherwise(pl.col(column.name)).alias(column.name) for column in columns[1:]
+        ).filter(pl.Series(kept))
+        bought = np.zeros(0, np.intp) if chosen is None or not purchases.height else chosen
+        after = pl.concat([after, purchases.select(after.columns)])
+        codes = {name: np.concatenate([values[kept], (candidates.client if name == "client"
+                                                      else candidates.groups[name])[bought]])
+                 for name, values in pool.codes.items()}
+        ids = np.concatenate([pool.ids[kept], np.asarray(purchases.get_column("asset_id").to_list(), dtype=object)])
+        return updates, DayPool(after, ids, codes, pool.vocab)
 
 
 def _dec(value: Fraction) -> str:
@@ -1140,14 +1211,16 @@ def _pauses(
     return hits
 
 
-def _marked_ratio(pool: pl.DataFrame, table: AssetTable, inputs: Mapping[str, pl.DataFrame]) -> FloatArray:
-    """Maintenance ratio per row of ``table`` (built from ``pool``): the client's ratio from the
-    day's positions × close prices, cash and debts, one numpy pass keyed by the table's client
-    codes; the stored ratio where the client's is unknown (no positions file, no debt)."""
+def _marked_ratio(debt_fen: Int64Array, table: AssetTable, vocab: Vocabulary,
+                  inputs: Mapping[str, pl.DataFrame]) -> FloatArray:
+    """Maintenance ratio per row of ``table``: the client's ratio from the day's positions ×
+    close prices, cash and debts (``debt_fen`` per row: balance + stored accrual, unless the
+    accounts file reports the client's debt), one numpy pass keyed by the table's client codes
+    into ``vocab``; the stored ratio where the client's is unknown (no positions file, no debt)."""
     positions, prices = inputs.get("positions"), inputs.get("prices")
-    if positions is None or prices is None or pool.height == 0:
+    if positions is None or prices is None or len(table) == 0:
         return table.maintenance_ratio
-    client_code = pl.DataFrame({"client_id": pl.Series(table.vocab["client"], dtype=pl.String)}).with_row_index("c")
+    client_code = vocab.series("client").alias("client_id").to_frame().with_row_index("c")
     clients = client_code.height
     securities = prices.get_column("security_code").unique().sort()
     security_code = pl.DataFrame({"security_code": securities}).with_row_index("s")
@@ -1157,12 +1230,7 @@ def _marked_ratio(pool: pl.DataFrame, table: AssetTable, inputs: Mapping[str, pl
     held = positions.join(client_code, on="client_id", how="inner", maintain_order="left").join(
         security_code, on="security_code", how="inner", maintain_order="left"
     )
-    debt = group_totals(
-        table.client,
-        pool.get_column("balance_fen").fill_null(0).to_numpy() + pool.get_column("accrued_interest_fen").fill_null(0)
-        .to_numpy(),
-        clients,
-    )
+    debt = group_totals(table.client, debt_fen, clients)
     cash = np.zeros(clients, np.int64)
     accounts = inputs.get("accounts")
     if accounts is not None and accounts.height:
@@ -1225,7 +1293,8 @@ def _purchase(
     ctx: DayContext,
     day: date,
     pool_table: AssetTable,
-    pool_ids: pl.Series,
+    pool: DayPool,
+    held: BoolArray,
     candidates: pl.DataFrame,
     cand_table: AssetTable,
     available_fen: int,
@@ -1238,10 +1307,9 @@ def _purchase(
         cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
     )
     codes = candidates.get_column("contract_id")
-    in_pool = pool_ids.filter(pool_ids.is_in(codes.implode()))  # the few pool ids among the candidates
-    owned = codes.is_in(in_pool.implode()) | codes.is_in(
-        pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode())
-    owned_np = owned.to_numpy()
+    rows = pool.rows_of_all(codes.to_list())  # a candidate held by this pool (``held`` rows) is owned
+    owned_np = (rows >= 0) & held[np.maximum(rows, 0)] if len(held) else np.zeros(len(rows), np.bool_)
+    owned_np |= codes.is_in(pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode()).to_numpy()
     eligible = result.eligible & ~owned_np
     price = cand_table.principal_fen.copy()
     if mode is PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL_AND_INTEREST:

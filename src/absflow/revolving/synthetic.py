@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from absflow.revolving.daily import POOL_COLUMNS
+from absflow.revolving.daypool import POOL_COLUMNS
 
 REGIONS = ("上海", "北京", "广东", "江苏", "浙江", "山东", "四川", "湖北", "福建", "河南")
 INDUSTRIES = ("金融", "制造", "科技", "消费", "医药", "能源", "地产")

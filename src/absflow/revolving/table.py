@@ -27,9 +27,10 @@ class AssetTable:
     (e.g. region, industry, branch). Money in integer fen; rates and ratios as fractions
     (``maintenance_ratio`` 1.5 = 150%, NaN when unknown); ``due_date`` numpy ``datetime64[D]``.
     ``code_rank``: rank of the asset code (ascending), the last tie-break of the selection.
+    ``code``: a list, or an object array of str (a carried pool's ids: ``take`` then copies no text).
     """
 
-    code: Sequence[str]
+    code: Sequence[str] | npt.NDArray[np.object_]
     client: Int64Array
     principal_fen: Int64Array
     accrued_interest_fen: Int64Array
@@ -50,7 +51,8 @@ class AssetTable:
         """The rows at ``index`` (integer positions or a boolean mask), same vocabulary."""
         positions = np.flatnonzero(index) if index.dtype == np.bool_ else index
         return AssetTable(
-            code=np.asarray(self.code, dtype=object)[positions].tolist(),
+            code=(self.code[positions] if isinstance(self.code, np.ndarray)
+                  else np.asarray(self.code, dtype=object)[positions].tolist()),
             client=self.client[positions],
             principal_fen=self.principal_fen[positions],
             accrued_interest_fen=self.accrued_interest_fen[positions],

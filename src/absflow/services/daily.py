@@ -44,6 +44,7 @@ from absflow.revolving.daily import (
     opening_state,
 )
 from absflow.revolving.daily import run_day as step_day
+from absflow.revolving.daypool import DayPool
 from absflow.revolving.delivery import delivery_list
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
@@ -149,7 +150,7 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
                              if k in frames for c in frames[k].get_column("contract_id").to_list()})
         held = cache.get("pool") if cache is not None else None
         if held is not None and held[0] == pool_version(session, plan.id, session.get(DailyPlanStateRow, plan.id)):
-            pool = held[1].filter(pl.col("asset_id").is_in(referenced)).select(
+            pool = held[1].frame.filter(pl.col("asset_id").is_in(referenced)).select(
                 "asset_id", "balance_fen", "maturity_date")
         else:
             _fresh_statistics(session)
@@ -310,15 +311,6 @@ def _run_transaction(ctx: Context, plan_code: str) -> Iterator[Session]:
         connection.close()
 
 
-def _pool_after(pool: pl.DataFrame, result: DayResult) -> pl.DataFrame:
-    """The pool at the end of the day, exactly as the rows written by ``_persist`` read back."""
-    if result.pool_updates.height:
-        pool = pool.update(result.pool_updates, on="asset_id", how="left")
-    removed = [a for a, _ in result.removals]
-    pool = pool.filter(~pl.col("asset_id").is_in(removed)) if removed else pool
-    return pl.concat([pool, result.purchases.select(pool.columns)])
-
-
 def pool_version(session: Session, plan_id: int, state_row: DailyPlanStateRow | None) -> tuple[Any, ...]:
     """What the plan's active pool is a function of, read from the database: the last run day
     and its log index (a committed run changes both; a run that did not commit changes
@@ -333,18 +325,25 @@ def pool_version(session: Session, plan_id: int, state_row: DailyPlanStateRow | 
 
 def cached_pool(session: Session, plan_id: int, version: tuple[Any, ...],
                 cache: dict[str, Any] | None) -> pl.DataFrame:
-    """The active pool: from ``cache`` when it holds the pool of the plan's current ``version``
-    (:func:`pool_version`, read in the caller's transaction: the pool a committed run of this
-    process left, or one read here), else read from ``pool_assets`` (and kept in ``cache``).
-    A run of another process, a tape import or a run that did not commit change the version,
-    so the cache is never used stale."""
+    """The active pool's frame (:func:`cached_day_pool`)."""
+    return cached_day_pool(session, plan_id, version, cache).frame
+
+
+def cached_day_pool(session: Session, plan_id: int, version: tuple[Any, ...],
+                    cache: dict[str, Any] | None) -> DayPool:
+    """The active pool, encoded for the day step: from ``cache`` when it holds the pool of the
+    plan's current ``version`` (:func:`pool_version`, read in the caller's transaction: the pool
+    a committed run of this process left — the day step's end-of-day pool, codes and vocabulary
+    carried — or one read here), else read from ``pool_assets`` and encoded from scratch (and
+    kept in ``cache``). A run of another process, a tape import or a run that did not commit
+    change the version, so the cache is never used stale."""
     if cache is not None and cache.get("pool", (None,))[0] == version:
-        frame: pl.DataFrame = cache["pool"][1]
-        return frame
-    frame = _pool_frame(session, plan_id)
+        held: DayPool = cache["pool"][1]
+        return held
+    pool = DayPool.of(_pool_frame(session, plan_id))
     if cache is not None:
-        cache["pool"] = (version, frame)
-    return frame
+        cache["pool"] = (version, pool)
+    return pool
 
 
 def _first_day(calendar: Calendar, deal: Deal) -> date:
@@ -389,7 +388,8 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
                            "or run with --allow-empty")
         day_ctx = (cache or {}).get("day_ctx") or DayContext.build(plan_code, deal, calendar)
         version = pool_version(session, plan.id, state_row)
-        pool = cached_pool(session, plan.id, version, cache)
+        day_pool = cached_day_pool(session, plan.id, version, cache)
+        pool = day_pool.frame
         if state_row is None:
             state = opening_state(day_ctx, pool, business_date)
         else:
@@ -400,9 +400,10 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             DailyRepurchaseRow.received_fen, DailyRepurchaseRow.settled_on).where(
             DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None)))]
         owned = _owned_elsewhere(session, inputs.get("candidates"))
-        result = step_day(day_ctx, business_date, pool, inputs, state, open_items, owned_elsewhere=owned)
-        after = _pool_after(pool, result)
-        _check_reconciles(result, after)
+        result = step_day(day_ctx, business_date, day_pool, inputs, state, open_items, owned_elsewhere=owned)
+        after = result.pool_after
+        assert after is not None
+        _check_reconciles(result, after.frame)
         summary = _summary(result)
         index = _persist(session, plan.id, plan_code, result, stored, summary, now)
         log_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
@@ -524,7 +525,7 @@ def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataF
 
 def _check_reconciles(result: DayResult, pool_after: pl.DataFrame) -> None:
     """The pool account equals the outstanding principal of the pool at the end of the day
-    (``_pool_after``) to the fen (else nothing is written)."""
+    (the day step's ``pool_after``, the rows written read back) to the fen (else nothing is written)."""
     total = int(pool_after.get_column("balance_fen").sum() or 0)
     ledger_pool = result.state.balances.get("asset:pool", 0)
     if total != ledger_pool or sum(result.state.balances.values()) != 0:

@@ -1,0 +1,166 @@
+"""The pool at the start of a business day, encoded once and carried from day to day.
+
+A :class:`DayPool` is the active pool (a polars frame of ``POOL_COLUMNS`` in store order)
+with what the day step would otherwise rebuild from the whole pool every day: the asset
+ids as an array, the row of each id, and the client and group fields (region, industry,
+branch) as integer codes into a sorted :class:`Vocabulary`. ``run_day`` returns the pool
+at the end of the day as the next day's ``DayPool``: it changes only the rows the day
+touched, drops the removed rows, appends the purchases and adds the candidates' new texts
+to the vocabulary (old codes are remapped by one array lookup, so codes keep the texts'
+order). ``DayPool.of(frame)`` builds the same from a frame (the first day, or whenever the
+caller has no carried pool); both give the same day results (tests/daily).
+
+The vocabulary may hold texts of assets that left the pool on earlier days. That changes
+no result: codes compare as the texts do, and every use of a code (limit totals, top-N
+sums, allow/deny lists, mark-to-market per client) ignores codes no row holds
+(docs/revolving.md, "The day's tables").
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from absflow.revolving.table import Int64Array
+
+POOL_COLUMNS: dict[str, Any] = {
+    "asset_id": pl.String,
+    "obligor_id": pl.String,
+    "balance_fen": pl.Int64,
+    "accrued_interest_fen": pl.Int64,
+    "rate": pl.Float64,
+    "start_date": pl.Date,
+    "maturity_date": pl.Date,
+    "extension_count": pl.Int64,
+    "maintenance_ratio": pl.Float64,
+    "status": pl.String,
+    "region": pl.String,
+    "industry": pl.String,
+    "branch": pl.String,
+    "cutoff_date": pl.Date,
+    "acquired_on": pl.Date,
+}
+GROUP_FIELDS = ("region", "industry", "branch")
+#: Fields coded into a vocabulary, and the pool frame's column of each (null is the text "").
+VOCAB_FIELDS = ("client", *GROUP_FIELDS)
+POOL_FIELD_COLUMN = {"client": "obligor_id", **{g: g for g in GROUP_FIELDS}}
+
+ObjectArray = npt.NDArray[np.object_]
+
+
+def vocab_codes(values: pl.Series, vocab: pl.Series) -> Int64Array:
+    """Code of each of ``values`` in ``vocab`` (its position; one join, for whole columns)."""
+    frame = pl.DataFrame({"v": values}).with_row_index("i")
+    codes = pl.DataFrame({"v": vocab}).with_row_index("code")
+    joined = frame.join(codes, on="v", how="left").sort("i")
+    return joined.get_column("code").fill_null(0).cast(pl.Int64).to_numpy()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Sorted texts per field and the code (position) of each text."""
+
+    texts: Mapping[str, list[str]]
+    index: Mapping[str, dict[str, int]]
+    _series: dict[str, pl.Series] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of_sorted(cls, texts: Mapping[str, list[str]]) -> Vocabulary:
+        return cls(dict(texts), {name: {t: i for i, t in enumerate(v)} for name, v in texts.items()})
+
+    def extended(self, values: Mapping[str, Iterable[str]]) -> tuple[Vocabulary, dict[str, Int64Array]]:
+        """This vocabulary with the new ``values`` added in order, and per field that grew the
+        map old code → new code (texts sort by code point, as polars sorts UTF-8 bytes)."""
+        texts, index = dict(self.texts), dict(self.index)
+        remaps: dict[str, Int64Array] = {}
+        for name, candidates in values.items():
+            known = index.get(name, {})
+            new = sorted(set(candidates).difference(known))
+            if not new:
+                continue
+            old = texts.get(name, [])
+            at = np.array([bisect.bisect_left(old, text) for text in new], np.int64)
+            remaps[name] = np.arange(len(old), dtype=np.int64) + np.searchsorted(
+                at, np.arange(len(old), dtype=np.int64), side="right")
+            merged = sorted([*old, *new])
+            texts[name], index[name] = merged, {t: i for i, t in enumerate(merged)}
+        return (Vocabulary(texts, index) if remaps else self), remaps
+
+    def codes(self, name: str, values: Sequence[str]) -> Int64Array:
+        """Codes of texts known to the vocabulary."""
+        index = self.index[name]
+        return np.fromiter((index[v] for v in values), np.int64, count=len(values))
+
+    def series(self, name: str) -> pl.Series:
+        """The field's texts as a polars Series (kept: the vocabulary is immutable)."""
+        if name not in self._series:
+            self._series[name] = pl.Series(name, self.texts[name], dtype=pl.String)
+        return self._series[name]
+
+
+@dataclass(frozen=True)
+class DayPool:
+    """The active pool at the start of a day (see the module docstring).
+
+    ``frame``: ``POOL_COLUMNS``, store order; ``ids``: its ``asset_id`` column as an object
+    array; ``codes[field]``: the row's code in ``vocab`` for each of ``VOCAB_FIELDS``."""
+
+    frame: pl.DataFrame
+    ids: ObjectArray
+    codes: Mapping[str, Int64Array]
+    vocab: Vocabulary
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> DayPool:
+        """Encode a pool frame from scratch (sorted vocabularies of its texts)."""
+        frame = frame.select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
+        texts: dict[str, list[str]] = {}
+        codes: dict[str, Int64Array] = {}
+        for name in VOCAB_FIELDS:
+            column = frame.get_column(POOL_FIELD_COLUMN[name]).fill_null("")
+            vocab = column.unique().sort()
+            texts[name] = vocab.to_list()
+            codes[name] = vocab_codes(column, vocab)
+        ids = frame.get_column("asset_id").to_numpy().astype(object)
+        return cls(frame, ids, codes, Vocabulary.of_sorted(texts))
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Row of each asset id."""
+        return dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+
+    def rows(self, asset_ids: Iterable[str]) -> npt.NDArray[np.intp]:
+        """Rows of the given ids that are in the pool, in the order given."""
+        row_of = self.row_of
+        return np.fromiter((r for r in (row_of.get(a, -1) for a in asset_ids) if r >= 0), np.intp)
+
+    def rows_of_all(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Row of each of ``asset_ids`` in the order given, -1 for ids not in the pool."""
+        row_of = self.row_of
+        return np.fromiter((row_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+
+    def mask(self, asset_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
+        """Boolean mask of the rows holding any of ``asset_ids``."""
+        out = np.zeros(len(self.ids), np.bool_)
+        out[self.rows(asset_ids)] = True
+        return out
+
+    def recoded(self, vocab: Vocabulary, remaps: Mapping[str, Int64Array]) -> DayPool:
+        """The same rows with codes into ``vocab`` (an extension of this pool's vocabulary)."""
+        if not remaps:
+            return self if vocab is self.vocab else DayPool(self.frame, self.ids, self.codes, vocab)
+        codes = {name: (remaps[name][c] if name in remaps else c) for name, c in self.codes.items()}
+        pool = DayPool(self.frame, self.ids, codes, vocab)
+        if "row_of" in self.__dict__:
+            pool.__dict__["row_of"] = self.row_of
+        return pool
