@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from absflow.calendar import default_calendar
 from absflow.deal import parse_deal_text
 from absflow.revolving.daily import DayContext, opening_state, run_day
-from absflow.revolving.daypool import DayPool
+from absflow.revolving.daypool import DayPool, RowIndex
 from absflow.revolving.ledger import trial_balance
 from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 
@@ -166,6 +166,8 @@ def test_carried_pool_gives_identical_day_results() -> None:
         assert plain.pool_after is not None and fast.pool_after is not None
         assert plain.pool_after.frame.equals(fast.pool_after.frame)
         assert _decoded(plain.pool_after) == _decoded(fast.pool_after)
+        carried_rows = fast.pool_after.row_of
+        assert {a: carried_rows[a] for a in carried_rows} == dict(RowIndex.of(fast.pool_after.ids.tolist()))
         pool, carried, state = plain.pool_after.frame, fast.pool_after, plain.state
         for item in [*plain.repurchase_updates, *plain.new_repurchases]:
             open_items[item.asset_id] = item
@@ -184,3 +186,29 @@ def test_vocabulary_extension_keeps_text_order_and_remaps_codes(old: set[str], n
     for code, text in enumerate(texts):
         assert grown.texts["client"][code if remap is None else int(remap[code])] == text
     assert grown.codes("client", new).tolist() == [grown.texts["client"].index(t) for t in new]
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.tuples(st.lists(st.booleans(), max_size=12), st.integers(0, 5)), max_size=12))
+def test_row_index_carried_equals_a_fresh_one(steps: list[tuple[list[bool], int]]) -> None:
+    """Removing rows and appending ids day after day (with and without the fresh rebuild)."""
+    import numpy as np
+
+    for slack in (0, 1024):
+        ids = [f"a{i}" for i in range(8)]
+        index = RowIndex.of(ids)
+        serial = 8
+        for drops, new in steps:
+            kept = np.array([not (drops[i] if i < len(drops) else False) for i in range(len(ids))], np.bool_)
+            added = [f"a{serial + k}" for k in range(new)]
+            serial += new
+            after = [a for a, k in zip(ids, kept, strict=True) if k] + added
+            RowIndex.SLACK = slack
+            try:
+                index = index.after(kept, [a for a, k in zip(ids, kept, strict=True) if not k], added,
+                                    np.asarray(after, dtype=object))
+            finally:
+                RowIndex.SLACK = 1024
+            ids = after
+            assert {a: index[a] for a in index} == {a: i for i, a in enumerate(ids)}
+            assert index.rows([*ids, "gone"]).tolist() == [*range(len(ids)), -1]

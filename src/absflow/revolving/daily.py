@@ -1060,8 +1060,10 @@ class _DayRows:
         codes = {name: np.concatenate([values[kept], (candidates.client if name == "client"
                                                       else candidates.groups[name])[bought]])
                  for name, values in pool.codes.items()}
-        ids = np.concatenate([pool.ids[kept], np.asarray(purchases.get_column("asset_id").to_list(), dtype=object)])
-        return updates, DayPool(after, ids, codes, pool.vocab)
+        bought_ids = purchases.get_column("asset_id").to_list()
+        ids = np.concatenate([pool.ids[kept], np.asarray(bought_ids, dtype=object)])
+        index = pool.row_of.after(kept, pool.ids[~kept].tolist(), bought_ids, ids)
+        return updates, DayPool(after, ids, codes, pool.vocab, index)
 
 
 def _dec(value: Fraction) -> str:

@@ -19,7 +19,7 @@ sums, allow/deny lists, mark-to-market per client) ignores codes no row holds
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -105,6 +105,61 @@ class Vocabulary:
         return self._series[name]
 
 
+class RowIndex(Mapping[str, int]):
+    """Row of each asset id, carried across days without rebuilding a 200,000-entry dict: each
+    id keeps a slot while it is in the pool, and one array maps slots to today's rows (the
+    next day's is one array lookup; removed ids are deleted from a copy, bought ids added)."""
+
+    def __init__(self, slot_of: dict[str, int], row_of_slot: npt.NDArray[np.intp]) -> None:
+        self._slot_of = slot_of
+        self._row_of_slot = row_of_slot
+
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> RowIndex:
+        return cls(dict(zip(ids, range(len(ids)), strict=True)), np.arange(len(ids), dtype=np.intp))
+
+    def __getitem__(self, asset_id: str) -> int:
+        return int(self._row_of_slot[self._slot_of[asset_id]])
+
+    def __contains__(self, asset_id: object) -> bool:
+        return asset_id in self._slot_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slot_of)
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def rows(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Row of each id in the order given, -1 for ids not in the pool."""
+        slot_of = self._slot_of
+        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+        return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
+
+    #: Slots of gone assets tolerated beyond the live ones before the index is built afresh.
+    SLACK = 1024
+
+    def after(self, kept: npt.NDArray[np.bool_], removed: Sequence[str], added: Sequence[str],
+              ids_after: ObjectArray) -> RowIndex:
+        """The index of the pool that keeps the rows ``kept`` (in order) and appends ``added``
+        (``ids_after``: that pool's ids, for the occasional fresh build)."""
+        if len(self._row_of_slot) + len(added) > 2 * len(ids_after) + self.SLACK:
+            return RowIndex.of(ids_after.tolist())
+        slot_of = dict(self._slot_of)  # a copy: this day's pool stays valid (a run that does not commit)
+        for asset_id in removed:
+            del slot_of[asset_id]
+        new_row = np.where(kept, np.cumsum(kept) - 1, -1)
+        old = self._row_of_slot
+        rows = np.full(len(old) + len(added), -1, np.intp)
+        alive = old >= 0
+        rows[: len(old)][alive] = new_row[old[alive]]
+        first = int(kept.sum())
+        for offset, asset_id in enumerate(added):
+            slot_of[asset_id] = len(old) + offset
+        rows[len(old):] = np.arange(first, first + len(added), dtype=np.intp)
+        return RowIndex(slot_of, rows)
+
+
 @dataclass(frozen=True)
 class DayPool:
     """The active pool at the start of a day (see the module docstring).
@@ -116,6 +171,7 @@ class DayPool:
     ids: ObjectArray
     codes: Mapping[str, Int64Array]
     vocab: Vocabulary
+    index: RowIndex | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, frame: pl.DataFrame) -> DayPool:
@@ -135,19 +191,18 @@ class DayPool:
         return self.frame.height
 
     @cached_property
-    def row_of(self) -> dict[str, int]:
-        """Row of each asset id."""
-        return dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+    def row_of(self) -> RowIndex:
+        """Row of each asset id (carried from the previous day, or built once)."""
+        return self.index if self.index is not None else RowIndex.of(self.ids.tolist())
 
     def rows(self, asset_ids: Iterable[str]) -> npt.NDArray[np.intp]:
         """Rows of the given ids that are in the pool, in the order given."""
-        row_of = self.row_of
-        return np.fromiter((r for r in (row_of.get(a, -1) for a in asset_ids) if r >= 0), np.intp)
+        rows = self.row_of.rows(list(asset_ids))
+        return rows[rows >= 0]
 
     def rows_of_all(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
         """Row of each of ``asset_ids`` in the order given, -1 for ids not in the pool."""
-        row_of = self.row_of
-        return np.fromiter((row_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+        return self.row_of.rows(asset_ids)
 
     def mask(self, asset_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
         """Boolean mask of the rows holding any of ``asset_ids``."""
@@ -157,10 +212,7 @@ class DayPool:
 
     def recoded(self, vocab: Vocabulary, remaps: Mapping[str, Int64Array]) -> DayPool:
         """The same rows with codes into ``vocab`` (an extension of this pool's vocabulary)."""
-        if not remaps:
-            return self if vocab is self.vocab else DayPool(self.frame, self.ids, self.codes, vocab)
+        if not remaps and vocab is self.vocab:
+            return self
         codes = {name: (remaps[name][c] if name in remaps else c) for name, c in self.codes.items()}
-        pool = DayPool(self.frame, self.ids, codes, vocab)
-        if "row_of" in self.__dict__:
-            pool.__dict__["row_of"] = self.row_of
-        return pool
+        return DayPool(self.frame, self.ids, codes, vocab, self.row_of)
