@@ -174,18 +174,24 @@ def test_carried_pool_gives_identical_day_results() -> None:
         open_items = {k: v for k, v in open_items.items() if v.settled_on is None}  # type: ignore[attr-defined]
 
 
-@given(old=st.sets(st.text(max_size=4), max_size=30), new=st.lists(st.text(max_size=4), max_size=30))
-def test_vocabulary_extension_keeps_text_order_and_remaps_codes(old: set[str], new: list[str]) -> None:
+@given(old=st.sets(st.text(max_size=4), max_size=30),
+       batches=st.lists(st.lists(st.text(max_size=4), max_size=20), max_size=5))
+def test_vocabulary_extension_keeps_text_order_and_remaps_codes(old: set[str], batches: list[list[str]]) -> None:
     from absflow.revolving.daypool import Vocabulary
 
     vocab = Vocabulary.of_sorted({"client": sorted(old)})
-    grown, remaps = vocab.extended({"client": new})
-    assert grown.texts["client"] == sorted(old | set(new))
-    texts = vocab.texts["client"]
-    remap = remaps.get("client")
-    for code, text in enumerate(texts):
-        assert grown.texts["client"][code if remap is None else int(remap[code])] == text
-    assert grown.codes("client", new).tolist() == [grown.texts["client"].index(t) for t in new]
+    seen = set(old)
+    for new in batches:
+        grown, remaps = vocab.extended({"client": new})
+        seen |= set(new)
+        assert grown.texts["client"] == sorted(seen)
+        remap = remaps.get("client")
+        for code, text in enumerate(vocab.texts["client"]):
+            assert grown.texts["client"][code if remap is None else int(remap[code])] == text
+        every = grown.texts["client"]
+        assert grown.codes("client", every).tolist() == list(range(len(every)))
+        assert grown.codes("client", new).tolist() == [every.index(t) for t in new]
+        vocab = grown
 
 
 @settings(max_examples=40, deadline=None)

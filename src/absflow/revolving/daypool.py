@@ -65,38 +65,45 @@ def vocab_codes(values: pl.Series, vocab: pl.Series) -> Int64Array:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Sorted texts per field and the code (position) of each text."""
+    """Sorted texts per field; the code of a text is its position. A text keeps a stable id
+    from when it was added (``ids``), and ``code_of_id`` maps ids to codes, so adding texts
+    copies the id dict and remaps one array instead of rebuilding a dict of every text."""
 
     texts: Mapping[str, list[str]]
-    index: Mapping[str, dict[str, int]]
+    ids: Mapping[str, dict[str, int]]
+    code_of_id: Mapping[str, Int64Array]
     _series: dict[str, pl.Series] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of_sorted(cls, texts: Mapping[str, list[str]]) -> Vocabulary:
-        return cls(dict(texts), {name: {t: i for i, t in enumerate(v)} for name, v in texts.items()})
+        return cls(dict(texts), {name: {t: i for i, t in enumerate(v)} for name, v in texts.items()},
+                   {name: np.arange(len(v), dtype=np.int64) for name, v in texts.items()})
 
     def extended(self, values: Mapping[str, Iterable[str]]) -> tuple[Vocabulary, dict[str, Int64Array]]:
         """This vocabulary with the new ``values`` added in order, and per field that grew the
         map old code → new code (texts sort by code point, as polars sorts UTF-8 bytes)."""
-        texts, index = dict(self.texts), dict(self.index)
+        texts, ids, code_of_id = dict(self.texts), dict(self.ids), dict(self.code_of_id)
         remaps: dict[str, Int64Array] = {}
         for name, candidates in values.items():
-            known = index.get(name, {})
+            known = ids.get(name, {})
             new = sorted(set(candidates).difference(known))
             if not new:
                 continue
             old = texts.get(name, [])
             at = np.array([bisect.bisect_left(old, text) for text in new], np.int64)
-            remaps[name] = np.arange(len(old), dtype=np.int64) + np.searchsorted(
+            remap = np.arange(len(old), dtype=np.int64) + np.searchsorted(
                 at, np.arange(len(old), dtype=np.int64), side="right")
-            merged = sorted([*old, *new])
-            texts[name], index[name] = merged, {t: i for i, t in enumerate(merged)}
-        return (Vocabulary(texts, index) if remaps else self), remaps
+            grown = dict(known)
+            grown.update(zip(new, range(len(known), len(known) + len(new)), strict=True))
+            code_of_id[name] = np.concatenate([remap[code_of_id.get(name, np.zeros(0, np.int64))],
+                                               at + np.arange(len(new), dtype=np.int64)])
+            texts[name], ids[name], remaps[name] = sorted([*old, *new]), grown, remap
+        return (Vocabulary(texts, ids, code_of_id) if remaps else self), remaps
 
     def codes(self, name: str, values: Sequence[str]) -> Int64Array:
         """Codes of texts known to the vocabulary."""
-        index = self.index[name]
-        return np.fromiter((index[v] for v in values), np.int64, count=len(values))
+        ids = self.ids[name]
+        return self.code_of_id[name][np.fromiter((ids[v] for v in values), np.int64, count=len(values))]
 
     def series(self, name: str) -> pl.Series:
         """The field's texts as a polars Series (kept: the vocabulary is immutable)."""
