@@ -210,6 +210,7 @@ def test_row_index_carried_equals_a_fresh_one(steps: list[tuple[list[bool], int]
             serial += new
             after = [a for a, k in zip(ids, kept, strict=True) if k] + added
             RowIndex.SLACK = slack
+            previous, previous_ids = index, ids
             try:
                 index = index.after(kept, [a for a, k in zip(ids, kept, strict=True) if not k], added,
                                     np.asarray(after, dtype=object))
@@ -217,4 +218,6 @@ def test_row_index_carried_equals_a_fresh_one(steps: list[tuple[list[bool], int]
                 RowIndex.SLACK = 1024
             ids = after
             assert {a: index[a] for a in index} == {a: i for i, a in enumerate(ids)}
+            # the day before's index, used again (its day did not commit), still answers for its pool
+            assert {a: previous[a] for a in previous} == {a: i for i, a in enumerate(previous_ids)}
             assert index.rows([*ids, "gone"]).tolist() == [*range(len(ids)), -1]

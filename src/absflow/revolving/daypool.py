@@ -112,59 +112,74 @@ class Vocabulary:
         return self._series[name]
 
 
+class _Slots:
+    """The slot of each id, shared by the indexes of successive days; only the newest owns it."""
+
+    def __init__(self, slot_of: dict[str, int]) -> None:
+        self.slot_of = slot_of
+        self.generation = 0
+
+
 class RowIndex(Mapping[str, int]):
     """Row of each asset id, carried across days without rebuilding a 200,000-entry dict: each
-    id keeps a slot while it is in the pool, and one array maps slots to today's rows (the
-    next day's is one array lookup; removed ids are deleted from a copy, bought ids added)."""
-
-    def __init__(self, slot_of: dict[str, int], row_of_slot: npt.NDArray[np.intp]) -> None:
-        self._slot_of = slot_of
-        self._row_of_slot = row_of_slot
-
-    @classmethod
-    def of(cls, ids: Sequence[str]) -> RowIndex:
-        return cls(dict(zip(ids, range(len(ids)), strict=True)), np.arange(len(ids), dtype=np.intp))
-
-    def __getitem__(self, asset_id: str) -> int:
-        return int(self._row_of_slot[self._slot_of[asset_id]])
-
-    def __contains__(self, asset_id: object) -> bool:
-        return asset_id in self._slot_of
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._slot_of)
-
-    def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def rows(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
-        """Row of each id in the order given, -1 for ids not in the pool."""
-        slot_of = self._slot_of
-        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
-        return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
+    id keeps a slot while it is in the pool, and one array maps slots to today's rows. The next
+    day's index takes the slot dict over (removed ids deleted, bought ids added: no copy); an
+    older index that is used again (a day that did not commit is run again) finds its
+    generation gone and builds its own dict from its ids, so it is never stale."""
 
     #: Slots of gone assets tolerated beyond the live ones before the index is built afresh.
     SLACK = 1024
 
+    def __init__(self, slots: _Slots, row_of_slot: npt.NDArray[np.intp], ids: Sequence[str] | ObjectArray) -> None:
+        self._slots, self._generation, self._row_of_slot, self._ids = slots, slots.generation, row_of_slot, ids
+
+    @classmethod
+    def of(cls, ids: Sequence[str] | ObjectArray) -> RowIndex:
+        return cls(_Slots(dict(zip(ids, range(len(ids)), strict=True))), np.arange(len(ids), dtype=np.intp), ids)
+
+    def _slot_of(self) -> dict[str, int]:
+        if self._slots.generation != self._generation:  # a later day took the dict over: own one again
+            fresh = RowIndex.of(self._ids)
+            self._slots, self._generation, self._row_of_slot = fresh._slots, fresh._generation, fresh._row_of_slot
+        return self._slots.slot_of
+
+    def __getitem__(self, asset_id: str) -> int:
+        return int(self._row_of_slot[self._slot_of()[asset_id]])
+
+    def __contains__(self, asset_id: object) -> bool:
+        return asset_id in self._slot_of()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slot_of())
+
+    def __len__(self) -> int:
+        return len(self._slot_of())
+
+    def rows(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Row of each id in the order given, -1 for ids not in the pool."""
+        slot_of = self._slot_of()
+        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+        return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
+
     def after(self, kept: npt.NDArray[np.bool_], removed: Sequence[str], added: Sequence[str],
               ids_after: ObjectArray) -> RowIndex:
         """The index of the pool that keeps the rows ``kept`` (in order) and appends ``added``
-        (``ids_after``: that pool's ids, for the occasional fresh build)."""
-        if len(self._row_of_slot) + len(added) > 2 * len(ids_after) + self.SLACK:
-            return RowIndex.of(ids_after.tolist())
-        slot_of = dict(self._slot_of)  # a copy: this day's pool stays valid (a run that does not commit)
+        (``ids_after``: that pool's ids). Takes this index's slot dict over."""
+        slot_of = self._slot_of()
+        old = self._row_of_slot
+        if len(old) + len(added) > 2 * len(ids_after) + self.SLACK:
+            return RowIndex.of(ids_after)
+        self._slots.generation += 1  # first: from here on this index rebuilds its own dict if used
         for asset_id in removed:
             del slot_of[asset_id]
+        slot_of.update(zip(added, range(len(old), len(old) + len(added)), strict=True))
         new_row = np.where(kept, np.cumsum(kept) - 1, -1)
-        old = self._row_of_slot
         rows = np.full(len(old) + len(added), -1, np.intp)
         alive = old >= 0
         rows[: len(old)][alive] = new_row[old[alive]]
         first = int(kept.sum())
-        for offset, asset_id in enumerate(added):
-            slot_of[asset_id] = len(old) + offset
         rows[len(old):] = np.arange(first, first + len(added), dtype=np.intp)
-        return RowIndex(slot_of, rows)
+        return RowIndex(self._slots, rows, ids_after)
 
 
 @dataclass(frozen=True)
@@ -200,7 +215,7 @@ class DayPool:
     @cached_property
     def row_of(self) -> RowIndex:
         """Row of each asset id (carried from the previous day, or built once)."""
-        return self.index if self.index is not None else RowIndex.of(self.ids.tolist())
+        return self.index if self.index is not None else RowIndex.of(self.ids)
 
     def rows(self, asset_ids: Iterable[str]) -> npt.NDArray[np.intp]:
         """Rows of the given ids that are in the pool, in the order given."""
