@@ -26,7 +26,7 @@ from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 from absflow.services import plans as plan_service
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
-from absflow.services.daily import DayRun, run_day, store_inputs
+from absflow.services.daily import DayRun, batch_gc, run_day, store_inputs
 from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
@@ -162,31 +162,32 @@ def simulate(
     cache: dict[str, Any] = {}
     from absflow.services.daily import cached_pool, pool_version  # the day's pool, shared with the run
 
-    for index, day in enumerate(schedule):
-        with transaction(ctx.engine) as session:
-            plan_row = load_plan_row(session, plan_code)
-            from absflow.store.daily import DailyPlanStateRow
+    with batch_gc():  # days back to back: the cyclic collector's passes put off
+        for index, day in enumerate(schedule):
+            with transaction(ctx.engine) as session:
+                plan_row = load_plan_row(session, plan_code)
+                from absflow.store.daily import DailyPlanStateRow
 
-            state_row = session.get(DailyPlanStateRow, plan_row.id)
-            pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
-            due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(
-                select(DailyRepurchaseRow).where(DailyRepurchaseRow.plan_id == plan_row.id,
-                                                 DailyRepurchaseRow.settled_on.is_(None),
-                                                 DailyRepurchaseRow.due_on <= day)).scalars()]
-        lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
-        next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
-        frames = market.day_inputs(day, pool, next_day, sorted(due))
-        frames = {k: v for k, v in frames.items() if v.height}
-        lap("synthetic")
-        store_inputs(ctx, plan_code, day, frames, cache=cache)
-        lap("load")
-        run = run_day(ctx, plan_code, day, allow_empty=True, checkpoint=False, cache=cache)
-        lap("run")
-        runs.append(run)
-        if progress is not None:
-            progress(run)
-        if run.status == "ended":
-            break
+                state_row = session.get(DailyPlanStateRow, plan_row.id)
+                pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
+                due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(
+                    select(DailyRepurchaseRow).where(DailyRepurchaseRow.plan_id == plan_row.id,
+                                                     DailyRepurchaseRow.settled_on.is_(None),
+                                                     DailyRepurchaseRow.due_on <= day)).scalars()]
+            lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
+            next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
+            frames = market.day_inputs(day, pool, next_day, sorted(due))
+            frames = {k: v for k, v in frames.items() if v.height}
+            lap("synthetic")
+            store_inputs(ctx, plan_code, day, frames, cache=cache)
+            lap("load")
+            run = run_day(ctx, plan_code, day, allow_empty=True, checkpoint=False, cache=cache)
+            lap("run")
+            runs.append(run)
+            if progress is not None:
+                progress(run)
+            if run.status == "ended":
+                break
     if checkpoint and runs:
         from absflow.services.daily import daily_checkpoint
 
