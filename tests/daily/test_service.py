@@ -355,3 +355,18 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
         if reason is not None:
             want[6:] = [str(day), reason[:32]]
         assert after[asset] == tuple(want), asset
+
+
+def test_kept_input_frames_are_used_only_for_the_same_bytes() -> None:
+    """The run takes a frame that store_inputs kept only when the stored bytes are the kept bytes
+    (same plan and day); otherwise it decodes what is stored."""
+    from absflow.services.daily_inputs import frame_to_bytes
+
+    old, new = pl.DataFrame({"x": [1]}), pl.DataFrame({"x": [2]})
+    old_bytes, new_bytes = frame_to_bytes(old), frame_to_bytes(new)
+    kept = (("P", FIRST), {"collections": (old_bytes, old)})
+    replaced = daily_service._input_frames({"collections": new_bytes}, kept, ("P", FIRST))
+    assert replaced["collections"].get_column("x").to_list() == [2]
+    assert daily_service._input_frames({"collections": old_bytes}, kept, ("P", FIRST))["collections"] is old
+    other_plan = daily_service._input_frames({"collections": old_bytes}, kept, ("Q", FIRST))["collections"]
+    assert other_plan is not old and other_plan.equals(old)

@@ -20,8 +20,16 @@ from absflow.services.context import Context
 from absflow.services.tape_records import record_leaves, record_texts
 from absflow.tape.mapping import default_mapping
 from absflow.tlog.bundle import BundleError, verify_bundle
+from absflow.tlog.entry import CanonicalError
 from absflow.tlog.hashing import leaf_hash
-from absflow.tlog.itemised import PoolChange, pool_change_payload, rate_text, record_bytes
+from absflow.tlog.itemised import (
+    PoolChange,
+    ordered_changes,
+    pool_change_bytes,
+    pool_change_payload,
+    rate_text,
+    record_bytes,
+)
 from absflow.tlog.merkle import root
 from absflow.tlog.note import SignerKey
 
@@ -189,3 +197,34 @@ def test_pool_change_bytes_is_canonical_json(asset_id: str, change: str, amount:
 
     item = PoolChange(asset_id, change, amount, reason)
     assert pool_change_bytes(item) == canonical_json({**item.as_json(), "v": 1})
+
+
+_TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXTS, st.sampled_from(["added", "removed"]), st.integers(-10**15, 10**15), _TEXTS),
+                max_size=40))
+def test_the_frame_path_gives_the_same_payload_and_leaves(items: list[tuple[str, str, int, str]]) -> None:
+    """The daily run's frame path (polars text, bulk hashing) equals the per-item definition,
+    escapes, non-ASCII text, negative amounts and ties included."""
+    changes = [PoolChange(asset, change, amount, reason) for asset, change, amount, reason in items]
+    ordered = pool_changes.ordered_frame(pool_changes.changes_frame(changes))
+    expected = ordered_changes(changes)
+    assert pool_changes.leaf_data(ordered).to_list() == [pool_change_bytes(c).decode() for c in expected]
+    payload = pool_changes.change_payload(ordered, "daily.run")
+    assert payload == pool_change_payload(expected, "daily.run")
+
+
+def test_the_frame_path_refuses_an_unknown_change_kind() -> None:
+    frame = pool_changes.changes_frame([PoolChange("A", "moved", 1, "x")])
+    with pytest.raises(CanonicalError, match="change must be one of"):
+        pool_changes.ordered_frame(frame)
+
+
+def test_daily_changes_take_removed_balances_from_the_start_of_day_pool() -> None:
+    pool = pl.DataFrame({"asset_id": ["P1", "P2", "P3"], "balance_fen": [100, 200, 300]})
+    purchases = pl.DataFrame({"asset_id": ["N1"], "balance_fen": [50]})
+    frame = pool_changes.daily_pool_changes(pool, purchases, [("P3", "repaid"), ("GONE", "repurchased")])
+    assert frame.rows() == [(50, "N1", "added", pool_changes.PURCHASE_REASON), (300, "P3", "removed", "repaid"),
+                            (0, "GONE", "removed", "repurchased")]

@@ -161,8 +161,10 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
         if issues:
             raise ValidationFailed(issues)
         out = []
+        encoded: dict[str, tuple[bytes, pl.DataFrame]] = {}
         for kind, frame in sorted(frames.items()):
             data = frame_to_bytes(frame)
+            encoded[kind] = (data, frame)
             name, digest = (files or {}).get(kind, (f"{kind} (frame)", hashlib.sha256(data).hexdigest()))
             row = session.execute(select(DailyInputRow).where(
                 DailyInputRow.plan_id == plan.id, DailyInputRow.business_date == business_date,
@@ -175,6 +177,10 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
             out.append({"kind": kind, "file": name, "rows": frame.height, "sha256": digest})
         index = append_event(session, entry_type="daily.inputs_loaded", plan_code=plan_code, recorded_at=now,
                              business_date=business_date, payload={"files": out})
+    if cache is not None:  # committed: the run of this day need not decode what it reads back
+        kept = cache.get("inputs")
+        kept = kept[1] if kept is not None and kept[0] == (plan_code, business_date) else {}
+        cache["inputs"] = ((plan_code, business_date), {**kept, **encoded})
     return LoadResult(plan_code, business_date, out, index)
 
 
@@ -347,6 +353,18 @@ def cached_day_pool(session: Session, plan_id: int, version: tuple[Any, ...],
     return pool
 
 
+def _input_frames(stored: dict[str, bytes], kept: tuple[Any, dict[str, tuple[bytes, pl.DataFrame]]] | None,
+                  key: tuple[str, date]) -> dict[str, pl.DataFrame]:
+    """The day's stored input frames by kind: a frame :func:`store_inputs` kept in the cache
+    when its bytes are exactly the stored bytes (compared whole), else decoded from them."""
+    held = kept[1] if kept is not None and kept[0] == key else {}
+    frames = {}
+    for kind, data in stored.items():
+        found = held.get(kind)
+        frames[kind] = found[1] if found is not None and found[0] == data else frame_from_bytes(data)
+    return frames
+
+
 def _first_day(calendar: Calendar, deal: Deal) -> date:
     return calendar.next_trading_day(deal.dates.establishment)
 
@@ -382,7 +400,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
         if state_row is not None and state_row.status == "ended":
             raise Conflict(f"{plan_code} has ended ({state_row.last_run_date}); nothing more to run")
         stored = _stored_input_bytes(session, plan.id, business_date)
-        inputs = {k: frame_from_bytes(v) for k, v in stored.items()}
+        inputs = _input_frames(stored, (cache or {}).get("inputs"), (plan_code, business_date))
         _fresh_statistics(session)
         if not inputs and not allow_empty:
             raise Conflict(f"{plan_code}: no daily files loaded for {business_date} (absflow daily load …), "
@@ -414,6 +432,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
     if cache is not None:  # committed: the pool after this day is the plan's pool at this version
         cache["day_ctx"] = day_ctx
         cache["pool"] = ((business_date, index, version[2]), after)
+        cache.pop("inputs", None)
     run = DayRun(plan_code, business_date, result.status, result.purchase_state, summary, log_index=index,
                  seconds=time.perf_counter() - started, notes=list(result.reasons))
     if checkpoint:

@@ -18,57 +18,109 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import NotFound
+from absflow.services import bulk_hash
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.tapes import bulk_insert
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow, PoolChangeItemRow
+from absflow.tlog.entry import CanonicalError
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.itemised import (
+    CHANGE_KINDS,
+    ITEM_VERSION,
     POOL_CHANGE_TYPE,
     POOL_CHANGES_LIST,
     PoolChange,
-    ordered_changes,
+    json_string,
     pool_change_bytes,
-    pool_change_payload,
 )
 from absflow.tlog.merkle import inclusion_proof
 
 PURCHASE_REASON = "revolving_purchase"
 
 
+#: Columns of a day's list of changes as a frame (``changes_frame``), in the leaf's key order.
+CHANGE_COLUMNS: dict[str, Any] = {"amount_fen": pl.Int64, "asset_id": pl.String, "change": pl.String,
+                                  "reason": pl.String}
+#: Characters ``canonical_json`` escapes inside a string; texts without them are written as is.
+_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def changes_frame(changes: Sequence[PoolChange]) -> pl.DataFrame:
+    """A list of changes as a frame of ``CHANGE_COLUMNS`` (same order)."""
+    return pl.DataFrame({"amount_fen": [c.amount_fen for c in changes], "asset_id": [c.asset_id for c in changes],
+                         "change": [c.change for c in changes], "reason": [c.reason for c in changes]},
+                        schema=CHANGE_COLUMNS)
+
+
 def daily_pool_changes(pool_before: pl.DataFrame, purchases: pl.DataFrame,
-                       removals: Sequence[tuple[str, str]]) -> list[PoolChange]:
-    """A daily run's changes: purchases (their principal) and removals (the asset's balance at the
-    start of the day, i.e. what left the pool), with the run's removal reason."""
-    added = [PoolChange(str(a), "added", int(b), PURCHASE_REASON)
-             for a, b in zip(purchases.get_column("asset_id").to_list(),
-                             purchases.get_column("balance_fen").to_list(), strict=True)] if purchases.height else []
-    removed: list[PoolChange] = []
-    if removals:
-        ids = [a for a, _ in removals]
-        known = pool_before.filter(pl.col("asset_id").is_in(ids)).select("asset_id", "balance_fen")
-        balance = dict(zip(known.get_column("asset_id").to_list(), known.get_column("balance_fen").to_list(),
-                           strict=True))
-        removed = [PoolChange(a, "removed", int(balance.get(a) or 0), reason) for a, reason in removals]
-    return added + removed
+                       removals: Sequence[tuple[str, str]]) -> pl.DataFrame:
+    """A daily run's changes as a frame of ``CHANGE_COLUMNS``: purchases (their principal) and
+    removals (the asset's balance at the start of the day, i.e. what left the pool; 0 for an
+    id not in it), with the run's removal reason."""
+    added = purchases.select(pl.col("balance_fen").cast(pl.Int64).alias("amount_fen"),
+                             pl.col("asset_id").cast(pl.String), pl.lit("added").alias("change"),
+                             pl.lit(PURCHASE_REASON).alias("reason"))
+    removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "reason": [r for _, r in removals]},
+                           schema={"asset_id": pl.String, "reason": pl.String})
+    known = pool_before.select("asset_id", pl.col("balance_fen").alias("amount_fen")).filter(
+        pl.col("asset_id").is_in(removed.get_column("asset_id").implode()))  # a join would hash the whole pool
+    removed = removed.join(known, on="asset_id", how="left", maintain_order="left").select(
+        pl.col("amount_fen").fill_null(0).cast(pl.Int64), "asset_id", pl.lit("removed").alias("change"), "reason")
+    return pl.concat([added, removed])
+
+
+def ordered_frame(changes: pl.DataFrame) -> pl.DataFrame:
+    """The canonical order of a day's list (``ordered_changes``): additions first, then removals,
+    each by asset id (code-point order; ties keep their order)."""
+    kind = pl.col("change").replace_strict(list(CHANGE_KINDS), list(range(len(CHANGE_KINDS))), default=None,
+                                           return_dtype=pl.Int64)
+    unknown = changes.filter(kind.is_null())
+    if unknown.height:
+        raise CanonicalError(f"pool change of {unknown.item(0, 'asset_id')!r}: change must be one of {CHANGE_KINDS}")
+    return changes.sort(kind, "asset_id", maintain_order=True)
+
+
+def _json_texts(values: pl.Series) -> pl.Expr | pl.Series:
+    """Each text as a JSON string literal exactly as ``canonical_json`` writes it."""
+    if not values.str.contains(_ESCAPED).any():
+        return pl.lit('"') + values + pl.lit('"')
+    return pl.Series([json_string(v) for v in values.to_list()], dtype=pl.String)
+
+
+def leaf_data(changes: pl.DataFrame) -> pl.Series:
+    """``pool_change_bytes`` of every row of a ``CHANGE_COLUMNS`` frame, as UTF-8 text."""
+    ids, reasons = _json_texts(changes.get_column("asset_id")), _json_texts(changes.get_column("reason"))
+    return changes.select(pl.concat_str(
+        pl.lit('{"amount_fen":'), pl.col("amount_fen").cast(pl.String), pl.lit(',"asset_id":'), ids,
+        pl.lit(',"change":"'), pl.col("change"), pl.lit('","reason":'), reasons,
+        pl.lit(f',"v":{ITEM_VERSION}}}'))).to_series()
+
+
+def change_payload(ordered: pl.DataFrame, source: str) -> dict[str, Any]:
+    """``pool_change_payload`` of a list in canonical order, from its frame (the same dict)."""
+    totals: dict[str, dict[str, int]] = {kind: {"count": 0, "amount_fen": 0} for kind in CHANGE_KINDS}
+    for kind, count, amount in ordered.group_by("change").agg(pl.len(), pl.col("amount_fen").sum()).iter_rows():
+        totals[kind] = {"count": int(count), "amount_fen": int(amount)}
+    list_root = bulk_hash.tree_root(bulk_hash.leaf_hashes(leaf_data(ordered)))
+    return {"source": source, "root": list_root.hex(), "count": ordered.height, **totals}
 
 
 def log_pool_changes(session: Session, *, plan_code: str, business_date: date, recorded_at: datetime,
-                     changes: Sequence[PoolChange], source: str) -> int | None:
-    """Append ``pool.changed`` for a non-empty list and store its items; return the entry's index."""
-    if not changes:
+                     changes: Sequence[PoolChange] | pl.DataFrame, source: str) -> int | None:
+    """Append ``pool.changed`` for a non-empty list and store its items; return the entry's index.
+    ``changes``: PoolChange items or a frame of ``CHANGE_COLUMNS`` (``daily_pool_changes``)."""
+    frame = changes if isinstance(changes, pl.DataFrame) else changes_frame(changes)
+    if frame.height == 0:
         return None
-    items = ordered_changes(changes)
+    items = ordered_frame(frame.select(list(CHANGE_COLUMNS)))
     index = append_event(session, entry_type=POOL_CHANGE_TYPE, plan_code=plan_code, business_date=business_date,
-                         recorded_at=recorded_at, payload=pool_change_payload(items, source))
+                         recorded_at=recorded_at, payload=change_payload(items, source))
     # The driver's bulk path (COPY on PostgreSQL, executemany on SQLite): thousands of items a day.
-    bulk_insert(session, PoolChangeItemRow.__tablename__, pl.DataFrame({
-        "position": range(len(items)), "asset_id": [c.asset_id for c in items],
-        "change": [c.change for c in items], "amount_fen": [c.amount_fen for c in items],
-        "reason": [c.reason for c in items],
-    }, schema={"position": pl.Int64, "asset_id": pl.String, "change": pl.String, "amount_fen": pl.Int64,
-               "reason": pl.String}), {"log_index": index, "plan_code": plan_code})
+    bulk_insert(session, PoolChangeItemRow.__tablename__, items.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), "asset_id", "change", "amount_fen", "reason"),
+        {"log_index": index, "plan_code": plan_code})
     return index
 
 

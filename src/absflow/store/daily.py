@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,7 +121,12 @@ class DailyRepurchaseRow(Base):
     """A repurchase instruction to the originator and the cash received against it."""
 
     __tablename__ = "daily_repurchases"
-    __table_args__ = (UniqueConstraint("plan_id", "asset_id", name="uq_daily_repurchases_plan_id_asset_id"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "asset_id", name="uq_daily_repurchases_plan_id_asset_id"),
+        # The open instructions only (read three times a day; migration daily_0004).
+        Index("ix_daily_repurchases_open", "plan_id", "due_on", sqlite_where=text("settled_on IS NULL"),
+              postgresql_where=text("settled_on IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), nullable=False)
     asset_id: Mapped[str] = mapped_column(String(64), nullable=False)

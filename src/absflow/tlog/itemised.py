@@ -27,7 +27,7 @@ from absflow.tlog.merkle import root
 
 ITEM_VERSION = 1
 #: JSON string literal exactly as ``canonical_json`` writes it (UTF-8 kept, C implementation).
-_json_string = json.encoder.encode_basestring
+json_string = json.encoder.encode_basestring
 RECORDS_LIST = "records"
 POOL_CHANGES_LIST = "pool_changes"
 POOL_CHANGE_TYPE = "pool.changed"
@@ -79,8 +79,8 @@ def pool_change_bytes(change: PoolChange) -> bytes:
         raise CanonicalError(f"pool change of {change.asset_id!r}: change must be one of {CHANGE_KINDS}")
     if type(change.amount_fen) is not int or type(change.asset_id) is not str or type(change.reason) is not str:
         return canonical_json({**change.as_json(), "v": ITEM_VERSION})
-    return (f'{{"amount_fen":{change.amount_fen},"asset_id":{_json_string(change.asset_id)},'
-            f'"change":"{change.change}","reason":{_json_string(change.reason)},"v":{ITEM_VERSION}}}').encode()
+    return (f'{{"amount_fen":{change.amount_fen},"asset_id":{json_string(change.asset_id)},'
+            f'"change":"{change.change}","reason":{json_string(change.reason)},"v":{ITEM_VERSION}}}').encode()
 
 
 def ordered_changes(changes: Iterable[PoolChange]) -> list[PoolChange]:
