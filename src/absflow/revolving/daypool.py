@@ -159,6 +159,8 @@ class RowIndex(Mapping[str, int]):
         """Row of each id in the order given, -1 for ids not in the pool."""
         slot_of = self._slot_of()
         slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+        if not len(self._row_of_slot):  # an empty pool (every asset gone): no id has a row
+            return np.full(len(asset_ids), -1, np.intp)
         return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
 
     def after(self, kept: npt.NDArray[np.bool_], removed: Sequence[str], added: Sequence[str],
@@ -227,10 +229,11 @@ class DayPool:
         return self.row_of.rows(asset_ids)
 
     def mask(self, asset_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
-        """Boolean mask of the rows holding any of ``asset_ids``."""
-        out = np.zeros(len(self.ids), np.bool_)
-        out[self.rows(asset_ids)] = True
-        return out
+        """Boolean mask of the rows holding any of ``asset_ids`` (one hash probe per row in
+        polars: the sets asked about run to tens of thousands, mostly of assets long gone)."""
+        wanted = pl.Series(list(asset_ids), dtype=pl.String)
+        found: npt.NDArray[np.bool_] = self.frame.get_column("asset_id").is_in(wanted.implode()).to_numpy()
+        return found
 
     def recoded(self, vocab: Vocabulary, remaps: Mapping[str, Int64Array]) -> DayPool:
         """The same rows with codes into ``vocab`` (an extension of this pool's vocabulary)."""
