@@ -370,3 +370,19 @@ def test_kept_input_frames_are_used_only_for_the_same_bytes() -> None:
     assert daily_service._input_frames({"collections": old_bytes}, kept, ("P", FIRST))["collections"] is old
     other_plan = daily_service._input_frames({"collections": old_bytes}, kept, ("Q", FIRST))["collections"]
     assert other_plan is not old and other_plan.equals(old)
+
+
+def test_the_state_carries_only_defaulted_assets_still_in_the_pool(ctx: Context) -> None:
+    """Assets counted in the cumulative default that left the pool are dropped from the carried
+    state (none can return: no asset is bought twice); those still held stay in it."""
+    import json
+
+    code = simulate(ctx, DEAL_TEXT, days=60, seed=5, loans=300).plan_code
+    with ctx.engine.connect() as conn:
+        plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+        state = json.loads(conn.execute(text("SELECT state_json FROM daily_plan_states WHERE plan_id = :p"),
+                                        {"p": plan_id}).scalar_one())
+        active = {r[0] for r in conn.execute(text(
+            "SELECT asset_id FROM pool_assets WHERE plan_id = :p AND removed_on IS NULL"), {"p": plan_id})}
+    assert state["cumulative_default_fen"] > 0 and state["defaulted_assets"]
+    assert set(state["defaulted_assets"]) <= active

@@ -84,6 +84,7 @@ class PlanState:
     stop_reason: str | None = None
     idle_rate: str = "0"
     ineligible_rate: str = "0"
+    #: Pool assets already counted in the cumulative default (only those still in the pool).
     defaulted_assets: tuple[str, ...] = ()
     #: Per trigger id, how many consecutive tested days its condition has held (``consecutive_days``).
     trigger_streaks: dict[str, int] = field(default_factory=dict)
@@ -702,15 +703,16 @@ def run_day(
     class_balances = {AssetClass(k).name.lower(): int(balances_np[classes == k].sum()) for k in AssetClass}
     delinquency = _buckets(pool_table.overdue_days, balances_np)
     new_repurchases: list[OpenRepurchase] = []
-    defaulted_assets = set(state.defaulted_assets)
     end_of_term = ctx.end_of_term_from is not None and day >= ctx.end_of_term_from
     due_on = _due_date(calendar, day, ctx.last_due_date)
     accrued_now = pool_table.accrued_interest_fen
     npl = classes == AssetClass.NON_PERFORMING
-    known_default = day_pool.mask(defaulted_assets)[kept]
+    known_default = day_pool.mask(state.defaulted_assets)[kept]
     fresh_default = npl & ~known_default
     new_defaults = int(balances_np[fresh_default].sum())
-    defaulted_assets.update(np.asarray(pool_table.code, dtype=object)[fresh_default].tolist())
+    # Carried to tomorrow: the defaulted assets still in the pool. One that left never returns
+    # (no asset is bought twice), so keeping it only made the state and this mask grow all life.
+    defaulted_in_pool = np.asarray(pool_table.code, dtype=object)[known_default | fresh_default].tolist()
     bad = classes >= AssetClass.INELIGIBLE
     wanted = (bad | end_of_term) & (balances_np > 0)
     instructed = set(repurchases) | set(updated_repurchases)
@@ -929,7 +931,7 @@ def run_day(
         stop_reason=stop_reason,
         idle_rate=_dec(idle_rate),
         ineligible_rate=metrics_for_triggers[Metric.INELIGIBLE_ASSET_RATE.value],
-        defaulted_assets=tuple(sorted(defaulted_assets)),
+        defaulted_assets=tuple(sorted(defaulted_in_pool)),
         trigger_streaks=streaks,
         triggers_hit=triggers_hit,
         idle_measured=purchase_state not in ("window", "paused", "stopped", "final_amortization"),
