@@ -157,10 +157,10 @@ class RowIndex(Mapping[str, int]):
 
     def rows(self, asset_ids: Sequence[str]) -> npt.NDArray[np.intp]:
         """Row of each id in the order given, -1 for ids not in the pool."""
-        slot_of = self._slot_of()
-        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
         if not len(self._row_of_slot):  # an empty pool (every asset gone): no id has a row
             return np.full(len(asset_ids), -1, np.intp)
+        slot_of = self._slot_of()
+        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
         return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
 
     def after(self, kept: npt.NDArray[np.bool_], removed: Sequence[str], added: Sequence[str],

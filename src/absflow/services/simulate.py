@@ -30,7 +30,7 @@ from absflow.services.daily import DayRun, batch_gc, run_day, store_inputs
 from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
-from absflow.store.daily import DailyRepurchaseRow
+from absflow.store.daily import DailyPlanStateRow, DailyRepurchaseRow
 from absflow.store.db import transaction
 
 TAPE_COLUMNS = {
@@ -166,8 +166,6 @@ def simulate(
         for index, day in enumerate(schedule):
             with transaction(ctx.engine) as session:
                 plan_row = load_plan_row(session, plan_code)
-                from absflow.store.daily import DailyPlanStateRow
-
                 state_row = session.get(DailyPlanStateRow, plan_row.id)
                 pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
                 due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(

@@ -86,7 +86,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class WalCheckpointer:
     """Copies a SQLite database file's write-ahead log back into the file on a thread of its own.
 
-    One per database file in the process (:meth:`for_path`). Each commit on an engine of that
+    One per database file while an engine of it is alive (:meth:`for_path`). Each commit on an engine of that
     file calls :meth:`committed`; the thread then runs ``PRAGMA wal_checkpoint(PASSIVE)`` on
     its own connection, which never blocks readers or the writer (it copies the frames no
     reader still needs). Checkpoints only move committed pages, so a crash at any moment loses
@@ -95,7 +95,7 @@ class WalCheckpointer:
     ``SQLITE_WAL_AUTOCHECKPOINT_PAGES``.
     """
 
-    _instances: dict[str, WalCheckpointer] = {}
+    _instances: weakref.WeakValueDictionary[str, WalCheckpointer] = weakref.WeakValueDictionary()
     _instances_lock = threading.Lock()
 
     def __init__(self, path: str) -> None:
@@ -112,7 +112,8 @@ class WalCheckpointer:
         with cls._instances_lock:
             found = cls._instances.get(key)
             if found is None:
-                found = cls._instances[key] = cls(key)
+                found = cls(key)
+                cls._instances[key] = found
             return found
 
     def committed(self) -> None:
