@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from absflow.domain.money import format_yuan
-
-#: A JSON string literal as ``json.dumps(..., ensure_ascii=False)`` writes it.
-_json_string = json.encoder.encode_basestring
+from absflow.tlog.entry import json_string
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +50,7 @@ class DeliveryList:
         ``json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`` of
         ``{plan_code, business_date, lines: [line.as_dict()…], total_principal, total_price}``,
         written directly (keys in sorted order) as the lists run to thousands of lines."""
-        text = _json_string
+        text = json_string
         lines = ",".join(
             f'{{"accrued_interest":"{format_yuan(x.accrued_interest_fen)}","asset_code":{text(x.asset_code)},'
             f'"client_id":{text(x.client_id)},"price":"{format_yuan(x.price_fen)}",'

@@ -164,10 +164,4 @@ def to_day_frame(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Canonical tape frame → the columns the day step reads (docs/DAILY.md)."""
     if kind == "positions":
         return frame.with_columns(pl.col("quantity").cast(pl.Float64))
-    if kind == "accounts":
-        return frame.rename({"debt_fen": "debt_fen"})
-    if kind == "extensions":
-        return frame
-    if kind == "repurchase_receipts":
-        return frame.rename({"amount_fen": "amount_fen"})
     return frame

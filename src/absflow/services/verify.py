@@ -4,28 +4,38 @@ no network: the same check a relying party runs with `absflow verify`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.tlog.bundle import BundleError, BundleReport, verify_bundle
-from absflow.tlog.note import NoteError, VerifierKey
+from absflow.tlog.note import NoteError, SignerKey, VerifierKey
+
+K = TypeVar("K", SignerKey, VerifierKey)
+
+
+def read_key_file(path: Path, parse: Callable[[str], K], kind: str | None = None,
+                  error: type[Exception] = BundleError) -> K:
+    """Parse the key file at ``path`` with ``parse``; ``error`` names the file and what is wrong
+    with it (``kind``: what the file should have held, named when it holds something else)."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise error(f"cannot read key file {path}: no such file") from None
+    except OSError as exc:
+        raise error(f"cannot read key file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a {kind or 'key file'} ({exc})") from None
+    try:
+        return parse(text)
+    except NoteError as exc:
+        raise error(f"{path}: {exc}" if kind is None else f"{path}: not a {kind} ({exc})") from None
 
 
 def load_keys(paths: Sequence[Path]) -> list[VerifierKey]:
     """Verifier keys (vkey text, one per file). Raises BundleError naming the bad file."""
-    keys = []
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BundleError(f"cannot read key file {path}: {exc.strerror}") from None
-        try:
-            keys.append(VerifierKey.parse(text))
-        except NoteError as exc:
-            raise BundleError(f"key file {path} is not a verifier key: {exc}") from None
-    return keys
+    return [read_key_file(path, VerifierKey.parse, "verifier key") for path in paths]
 
 
 def verify_bundle_file(bundle_path: Path, key_paths: Sequence[Path]) -> BundleReport:

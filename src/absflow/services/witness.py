@@ -13,19 +13,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from absflow.domain.issues import AbsflowError, Conflict
-from absflow.services.verify import read_bundle_json
+from absflow.services.verify import read_bundle_json, read_key_file
 from absflow.tlog.bundle import BUNDLE_FORMAT
 from absflow.tlog.checkpoint import Checkpoint, WitnessRefused, WitnessState, witness_cosign
 from absflow.tlog.merkle import HASH_SIZE
 from absflow.tlog.note import SIG_COSIGNATURE_V1, SIG_ED25519, NoteError, SignerKey, VerifierKey, parse_note
-
-K = TypeVar("K", SignerKey, VerifierKey)
 
 
 class LogKeyError(AbsflowError):
@@ -55,25 +53,12 @@ def write_key_files(key: SignerKey, prefix: Path) -> tuple[Path, Path]:
     return private, public
 
 
-def _read_key(path: Path, parse: Callable[[str], K], kind: str | None = None) -> K:
-    """Parse the key file at ``path``; LogKeyError naming the file and what is wrong with it
-    (``kind``: what the file should have held, named in the message when it is something else)."""
-    try:
-        return parse(path.read_text(encoding="ascii"))
-    except FileNotFoundError:
-        raise LogKeyError(f"no key file {path}") from None
-    except OSError as exc:
-        raise LogKeyError(f"cannot read key file {path}: {exc.strerror}") from None
-    except (NoteError, UnicodeDecodeError) as exc:
-        raise LogKeyError(f"{path}: {exc}" if kind is None else f"{path}: not a {kind} ({exc})") from None
-
-
 def read_signer(path: Path) -> SignerKey:
-    return _read_key(path, SignerKey.parse)
+    return read_key_file(path, SignerKey.parse, error=LogKeyError)
 
 
 def read_verifier(path: Path) -> VerifierKey:
-    return _read_key(path, VerifierKey.parse, "verifier key")
+    return read_key_file(path, VerifierKey.parse, "verifier key", LogKeyError)
 
 
 def read_state(path: Path) -> WitnessState | None:

@@ -51,7 +51,9 @@ def _canonical_value(value: Any, path: str) -> Any:
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _encode = _ENCODER.encode
-_string = json.encoder.encode_basestring  # C implementation in CPython
+#: A JSON string literal exactly as canonical JSON writes it (UTF-8 kept; C implementation in CPython).
+json_string = json.encoder.encode_basestring
+_string = json_string
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 # One reusable C encoder (same settings as _ENCODER, no circularity check: our values are trees).
 _c_encoder = (

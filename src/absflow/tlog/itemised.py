@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from absflow.tlog.entry import CanonicalError, canonical_json
+from absflow.tlog.entry import CanonicalError, canonical_json, json_string
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.merkle import root
 
 ITEM_VERSION = 1
-#: JSON string literal exactly as ``canonical_json`` writes it (UTF-8 kept, C implementation).
-json_string = json.encoder.encode_basestring
 RECORDS_LIST = "records"
 POOL_CHANGES_LIST = "pool_changes"
 POOL_CHANGE_TYPE = "pool.changed"
