@@ -68,7 +68,7 @@ from absflow.store.daily import (
     DailyPlanStateRow,
     DailyRepurchaseRow,
 )
-from absflow.store.db import is_postgresql, is_sqlite, session_factory, transaction
+from absflow.store.db import is_postgresql, is_sqlite, read_transaction, session_factory, transaction
 from absflow.store.tapes import TapeBatchRow
 
 #: SQLite: how long a daily run waits for another writer before reporting a conflict (ms).
@@ -838,7 +838,7 @@ def _stored_run(plan_code: str, row: DailyDayRow) -> DayRun:
 def show_day(ctx: Context, plan_code: str, business_date: date) -> dict[str, Any]:
     """A run day: summary, delivery list (交割清单), repurchase instructions, and its re-verification."""
     ctx.require("view", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         row = session.execute(select(DailyDayRow).where(
             DailyDayRow.plan_id == plan.id, DailyDayRow.business_date == business_date)).scalar_one_or_none()
@@ -949,7 +949,7 @@ def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
 
 def list_days(ctx: Context, plan_code: str, first: date | None = None, last: date | None = None) -> list[DailyDayRow]:
     ctx.require("view", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         query = select(DailyDayRow).where(DailyDayRow.plan_id == plan.id)
         if first:

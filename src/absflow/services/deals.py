@@ -19,7 +19,7 @@ from absflow.domain.issues import Issue, Location, NotFound, ValidationFailed
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction, transaction
 from absflow.store.deals import DealVersionRow
 
 
@@ -106,7 +106,7 @@ def current_deal_row(session: Session, plan_id: int) -> DealVersionRow | None:
 def current_deal_version(ctx: Context, plan_code: str) -> DealVersion:
     """The latest attached version of the plan's deal document, or NotFound."""
     ctx.require("view", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         row = current_deal_row(session, plan.id)
         if row is None:
@@ -122,7 +122,7 @@ def current_deal(ctx: Context, plan_code: str) -> Deal:
 def deal_versions(ctx: Context, plan_code: str) -> list[tuple[int, str, str, datetime]]:
     """(version, name, sha256, attached_at) of every attached version, oldest first."""
     ctx.require("view", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         rows = session.execute(
             select(DealVersionRow).where(DealVersionRow.plan_id == plan.id).order_by(DealVersionRow.version)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from absflow.services import tlog as tlog_service
 from absflow.services import users
 from absflow.services.context import Context
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction
 from absflow.store.log import LogEntryRow
 
 
@@ -33,7 +33,7 @@ def plan_entries(ctx: Context, plan_code: str, *, limit: int = 100, before: int 
                  ) -> tuple[list[LogEntry], int]:
     """The plan's log entries, newest first (at most ``limit``, indexes below ``before``), and their total."""
     ctx.require("view", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         query = select(LogEntryRow).where(LogEntryRow.plan_code == plan_code)
         if before is not None:
             query = query.where(LogEntryRow.idx < before)

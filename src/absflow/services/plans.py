@@ -24,7 +24,7 @@ from absflow.services.access import grant_to_creator
 from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.users import access_changed
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction, transaction
 from absflow.store.plans import PlanCodeCounterRow, PlanPartyRow, PlanRow, PlanStatusChangeRow
 
 
@@ -161,15 +161,15 @@ def _plans_of(rows: Iterable[Any]) -> list[Plan]:
 def list_plans(ctx: Context) -> list[Plan]:
     """Plans the actor may see, in code order."""
     ctx.require("list", None)
-    with ctx.engine.connect() as conn:
-        plans = _plans_of(conn.execute(_PLANS_WITH_PARTIES))
+    with read_transaction(ctx.engine) as session:
+        plans = _plans_of(session.execute(_PLANS_WITH_PARTIES))
     return [plan for plan in plans if ctx.can("view", plan.code)]
 
 
 def get_plan(ctx: Context, code: str) -> Plan:
     ctx.require("view", code)
-    with ctx.engine.connect() as conn:
-        found = _plans_of(conn.execute(_PLAN_WITH_PARTIES, {"code": code}))
+    with read_transaction(ctx.engine) as session:
+        found = _plans_of(session.execute(_PLAN_WITH_PARTIES, {"code": code}))
     if not found:
         raise NotFound(f"no plan with code {code!r}")
     return found[0]
@@ -183,11 +183,11 @@ def status_history(ctx: Context, code: str) -> list[tuple[str | None, str, str]]
 def get_plan_with_history(ctx: Context, code: str) -> tuple[Plan, list[tuple[str | None, str, str]]]:
     """The plan and its status history (as ``status_history``), read in one transaction."""
     ctx.require("view", code)
-    with ctx.engine.connect() as conn, conn.begin():
-        found = _plans_of(conn.execute(_PLAN_WITH_PARTIES, {"code": code}))
+    with read_transaction(ctx.engine) as session:
+        found = _plans_of(session.execute(_PLAN_WITH_PARTIES, {"code": code}))
         if not found:
             raise NotFound(f"no plan with code {code!r}")
-        history = [(f, t, at.isoformat()) for f, t, at in conn.execute(_HISTORY, {"code": code})]
+        history = [(f, t, at.isoformat()) for f, t, at in session.execute(_HISTORY, {"code": code})]
     return found[0], history
 
 

@@ -38,7 +38,7 @@ from absflow.services import pool as pool_service
 from absflow.services.access import actor_sees_borrower_identity
 from absflow.services.context import Context
 from absflow.store.analytics import PoolAnalyticsRow
-from absflow.store.db import engine_key, transaction
+from absflow.store.db import engine_key, read_transaction, transaction
 from absflow.store.log import LogEntryRow
 
 CACHE_SIZE = 512
@@ -102,8 +102,8 @@ _STATE_QUERY = (select(LogEntryRow.idx, LogEntryRow.leaf_hash)
 
 def _state(ctx: Context, plan_code: str) -> State:
     """(index, hex leaf hash) of the plan's newest log entry that may change its pool; (-1, "") when none."""
-    with ctx.engine.connect() as conn:
-        found = conn.execute(_STATE_QUERY, {"plan_code": plan_code}).first()
+    with read_transaction(ctx.engine) as session:
+        found = session.execute(_STATE_QUERY, {"plan_code": plan_code}).first()
     return (-1, "") if found is None else (int(found[0]), bytes(found[1]).hex())
 
 
@@ -132,7 +132,7 @@ def _recall(keys: Iterable[tuple[Any, ...]]) -> dict[str, Part]:
 
 
 def _load_stored(ctx: Context, plan_code: str, state: State, names: list[str]) -> dict[str, Part]:
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         rows = session.execute(select(PoolAnalyticsRow.part, PoolAnalyticsRow.body).where(
             PoolAnalyticsRow.plan_code == plan_code, PoolAnalyticsRow.part.in_(names),
             PoolAnalyticsRow.state_idx == state[0], PoolAnalyticsRow.state_hash == state[1],

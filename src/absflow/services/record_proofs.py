@@ -22,7 +22,7 @@ from absflow.services import tlog as tlog_service
 from absflow.services.context import Context
 from absflow.services.plans import load_plan_row
 from absflow.services.tape_records import record_leaves, record_texts
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction
 from absflow.store.tapes import PerformanceRecordRow, PoolAssetRow, TapeBatchRow
 from absflow.tape.mapping import parse_mapping
 from absflow.tape.schema import TapeKind
@@ -75,7 +75,7 @@ def record_bundle(ctx: Context, plan_code: str, batch_id: int, record_id: str,
                   tape: Path | None = None) -> dict[str, Any]:
     """A bundle proving the record(s) of ``record_id`` are in tape batch ``batch_id`` as imported."""
     ctx.require("download", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         batch = session.get(TapeBatchRow, batch_id)
         if batch is None or batch.plan_id != plan.id:

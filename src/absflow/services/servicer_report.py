@@ -21,7 +21,7 @@ from absflow.services.context import Context
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import load_pool_frame, read_query
 from absflow.store.daily import DailyDayRow, DailyDistributionRow, DailyPlanStateRow, DailyRepurchaseRow
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction
 
 Row = tuple[str, ...]
 
@@ -60,7 +60,7 @@ def servicer_report(ctx: Context, plan_code: str, first: date, last: date) -> Se
     ctx.require("download", plan_code)
     if last < first:
         raise ValidationFailed([], "the period ends before it starts")
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         plan = load_plan_row(session, plan_code)
         days = list(session.execute(select(DailyDayRow).where(
             DailyDayRow.plan_id == plan.id, DailyDayRow.business_date >= first,

@@ -32,7 +32,7 @@ from absflow.services.witness import read_signer as read_signer
 from absflow.services.witness import read_state, write_state
 from absflow.services.witness import read_verifier as read_verifier
 from absflow.services.witness import write_key_files as write_key_files
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction, transaction
 from absflow.store.log import LogCheckpointRow, LogEntryRow, LogHeadRow, LogNodeRow, TapeCommitmentRow
 from absflow.store.tapes import PoolAssetRow, TapeBatchRow
 from absflow.tlog.bundle import BUNDLE_FORMAT, TAPE_COMMIT_TYPE
@@ -208,7 +208,7 @@ class LogHead:
 
 def log_head(ctx: Context) -> LogHead:
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         head = _head(session)
         return LogHead(head.size, frontier_root(split_frontier(head.frontier)))
 
@@ -221,8 +221,8 @@ def inclusion_proof(ctx: Context, index: int, size: int) -> list[bytes]:
     ranges = inclusion_ranges(index, size)
     pieces = [perfect_pieces(s, e) for s, e in ranges]
     wanted = _stored(p for group in pieces for p in group)
-    with ctx.engine.connect() as conn:
-        rows = conn.exec_driver_sql(_pieces_sql(wanted, with_head=True)).all()
+    with read_transaction(ctx.engine) as session:
+        rows = session.connection().exec_driver_sql(_pieces_sql(wanted, with_head=True)).all()
     found = {(level, idx): bytes(value) for level, idx, value in rows if level >= 0}
     current = next(idx for level, idx, _ in rows if level == -1)
     if size > current:
@@ -234,14 +234,14 @@ def inclusion_proof(ctx: Context, index: int, size: int) -> list[bytes]:
 
 def consistency_proof(ctx: Context, old_size: int, new_size: int | None = None) -> list[bytes]:
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         new_size = _check_size(session, new_size)
         return consistency_proof_in(session, _check_size(session, old_size), new_size)
 
 
 def root_at(ctx: Context, size: int) -> bytes:
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         return _root_at(session, _check_size(session, size))
 
 
@@ -300,7 +300,7 @@ def _origin(session: Session, key: SignerKey) -> str:
 
 def latest_checkpoint(ctx: Context) -> CheckpointInfo | None:
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         row = session.execute(
             select(LogCheckpointRow).order_by(LogCheckpointRow.id.desc()).limit(1)
         ).scalar_one_or_none()
@@ -309,7 +309,7 @@ def latest_checkpoint(ctx: Context) -> CheckpointInfo | None:
 
 def list_checkpoints(ctx: Context) -> list[CheckpointInfo]:
     ctx.require("view", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         rows = session.execute(select(LogCheckpointRow).order_by(LogCheckpointRow.id)).scalars().all()
         return [_info(r) for r in rows]
 
@@ -399,13 +399,13 @@ def _entry_json(row: LogEntryRow, checkpoint: int, proof: Sequence[bytes]) -> di
 def entry_bundle(ctx: Context, plan_code: str, index: int) -> dict[str, Any]:
     """A bundle proving entry ``index`` of plan ``plan_code`` is in the log (newest checkpoint)."""
     ctx.require("download", plan_code)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         entry = session.get(LogEntryRow, index)
         if entry is None or entry.plan_code != plan_code:
             raise NotFound(f"plan {plan_code} has no log entry {index}")
         needed = index + 1
     checkpoint = _ensure_checkpoint(ctx, needed)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         entry = session.get(LogEntryRow, index)
         assert entry is not None
         proof = inclusion_proof_in(session, index, checkpoint.size)
@@ -418,7 +418,7 @@ def entries_bundle(ctx: Context, indexes: Sequence[int], *, items: Sequence[Mapp
     cover them), with ``items`` (itemised-list proofs that refer to those entries)."""
     needed = max(indexes, default=-1) + 1
     checkpoint = _ensure_checkpoint(ctx, needed)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         entries = []
         for index in indexes:
             entry = session.get(LogEntryRow, index)
@@ -448,7 +448,7 @@ def consistency_bundle(ctx: Context, old_size: int, new_size: int | None = None)
     ctx.require("view", None)
     if new_size is None:
         new_size = make_checkpoint(ctx, reason="export").size
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         sizes = sorted({s for (s,) in session.execute(select(LogCheckpointRow.size))})
         old_row, new_row = _checkpoint_at(session, old_size), _checkpoint_at(session, new_size)
         missing = [s for s, r in ((old_size, old_row), (new_size, new_row)) if r is None]
@@ -531,7 +531,7 @@ def audit_log(ctx: Context, keys: Sequence[VerifierKey] = ()) -> AuditReport:
     every checkpoint's root (and signature, when ``keys`` are given).
     """
     ctx.require("admin", None)
-    with transaction(ctx.engine) as session:
+    with read_transaction(ctx.engine) as session:
         return _audit(session, keys)
 
 

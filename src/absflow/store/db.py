@@ -172,9 +172,24 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
+#: Execution option of a connection whose transactions only read (:func:`read_transaction`).
+READ_ONLY_OPTION = "absflow_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Writers serialize at BEGIN instead of failing half-way on a lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers serialize at BEGIN instead of failing half-way on a lock upgrade. A read-only
+    # transaction takes no write lock (a deferred BEGIN): in WAL mode it reads its snapshot
+    # beside a writer instead of queueing behind it.
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _postgresql_begin(conn: Any) -> None:
+    # A read-only transaction is declared so: a write in it fails at once (the contract is kept).
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 _ENGINE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -198,10 +213,13 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         path = _sqlite_file(url)
         if path is not None:
             checkpointer = WalCheckpointer.for_path(path)
-            event.listen(engine, "commit", lambda _conn: checkpointer.committed())
+            event.listen(engine, "commit", lambda conn: None if conn.get_execution_options().get(
+                READ_ONLY_OPTION) else checkpointer.committed())
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "begin", _postgresql_begin)
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -217,3 +235,21 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
     finally:
         session.close()
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: one consistent snapshot, and no write lock.
+
+    SQLite: a deferred BEGIN, so readers never wait for a writer (a daily run, a tape import)
+    and a writer never waits for them (WAL). PostgreSQL: ``SET TRANSACTION READ ONLY``, so a
+    write attempted here fails instead of slipping in. For reads only; what writes uses
+    :func:`transaction`."""
+    connection = engine.connect().execution_options(**{READ_ONLY_OPTION: True})
+    session = session_factory(engine)(bind=connection)
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+        connection.close()
