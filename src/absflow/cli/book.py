@@ -20,11 +20,13 @@ from absflow.bookbuilding.files import (
 )
 from absflow.bookbuilding.model import Convention, Offering, percent_text
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.domain.money import MoneyError, to_decimal
-from absflow.services import bookbuilding as bs
-from absflow.services import bookview
+
+bs = service("bookbuilding")
+bookview = service("bookview")
 
 app = typer.Typer(help="Issuance bookbuilding (发行簿记): investors, offerings, bids, allocation, notices.",
                   no_args_is_help=True)

@@ -8,9 +8,11 @@ from pathlib import Path
 import typer
 
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.issues import Issue, Location, ValidationFailed
-from absflow.services import daily as daily_service
+
+daily_service = service("daily")
 
 app = typer.Typer(help="Daily operations (日常运营): load servicer files, run business days.", no_args_is_help=True)
 revolve_app = typer.Typer(help="Revolving purchases (循环购买): show a day's delivery list.", no_args_is_help=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from absflow.cli.lazy import service
 from absflow.cli.output import console
-from absflow.services import admin
+
+admin = service("admin")
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

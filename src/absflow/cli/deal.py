@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.plan import Party, PartyRole, Plan
-from absflow.services import plans as plan_service
+
+plan_service = service("plans")
 
 app = typer.Typer(help="Plans (专项计划): create, list, show, advance the lifecycle.", no_args_is_help=True)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, table
-from absflow.services import demo as demo_service
+
+demo_service = service("demo")
 
 
 def demo(

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, user_errors
-from absflow.services import tlog as tlog_service
+
+tlog_service = service("tlog")
 
 app = typer.Typer(help="Signing keys (C2SP signed-note Ed25519): generate, show.", no_args_is_help=True)
 

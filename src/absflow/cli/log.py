@@ -9,9 +9,12 @@ from typing import Any
 import typer
 
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, err_console, print_json, table, user_errors
-from absflow.services import pool_changes, record_proofs
-from absflow.services import tlog as tlog_service
+
+pool_changes = service("pool_changes")
+record_proofs = service("record_proofs")
+tlog_service = service("tlog")
 
 app = typer.Typer(help="Verifiable log: checkpoints, proofs, consistency, audit, witnesses.", no_args_is_help=True)
 

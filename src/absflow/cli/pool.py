@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from absflow.cli.common import context
+from absflow.cli.lazy import LazyModule, service
 from absflow.cli.output import console, print_json, table, user_errors
-from absflow.reports.pool_tables import STRAT_COLUMNS, num, pct, strat_rows, summary_rows, yuan
-from absflow.services import pool as pool_service
+
+pool_service = service("pool")
+tables = LazyModule("absflow.reports.pool_tables")
 
 app = typer.Typer(help="Pool analytics: summary, stratifications, concentration, vintage curves, roll rates.",
                   no_args_is_help=True)
@@ -36,7 +38,7 @@ def summary(
     if as_json:
         print_json(s.as_dict())
     else:
-        table(f"{code} pool summary", ["figure", "value"], summary_rows(s))
+        table(f"{code} pool summary", ["figure", "value"], tables.summary_rows(s))
 
 
 @app.command("strat")
@@ -57,7 +59,7 @@ def strat(
     if as_json:
         print_json(s.as_dict())
     else:
-        table(f"{code} stratification by {s.field}", STRAT_COLUMNS, strat_rows(s))
+        table(f"{code} stratification by {s.field}", tables.STRAT_COLUMNS, tables.strat_rows(s))
 
 
 @app.command("concentration")
@@ -74,18 +76,19 @@ def concentration(
         return
     table(f"{code} concentration", ["figure", "value"], [
         ("obligors", f"{c.obligor_count:,}"),
-        ("largest obligor share", pct(c.largest_obligor_share, 3)),
-        (f"top {c.top_n} obligors share", pct(c.top_obligors_share, 3)),
+        ("largest obligor share", tables.pct(c.largest_obligor_share, 3)),
+        (f"top {c.top_n} obligors share", tables.pct(c.top_obligors_share, 3)),
         ("HHI (obligor balances)", "" if c.hhi is None else f"{c.hhi:.6f}"),
-        ("effective number of obligors (1/HHI)", num(c.effective_obligors, 1)),
+        ("effective number of obligors (1/HHI)", tables.num(c.effective_obligors, 1)),
     ])
     columns = ["rank", "key", "assets", "balance (yuan)", "% balance"]
     table(f"top {c.top_n} obligors", columns,
-          [(i, s.key, f"{s.count:,}", yuan(s.balance), pct(s.pct_balance, 3))
+          [(i, s.key, f"{s.count:,}", tables.yuan(s.balance), tables.pct(s.pct_balance, 3))
            for i, s in enumerate(c.top_obligors, 1)])
     for dim, shares in c.top_by_dimension.items():
         table(f"top {c.top_n} by {dim}", columns,
-              [(i, s.key, f"{s.count:,}", yuan(s.balance), pct(s.pct_balance, 3)) for i, s in enumerate(shares, 1)])
+              [(i, s.key, f"{s.count:,}", tables.yuan(s.balance), tables.pct(s.pct_balance, 3))
+               for i, s in enumerate(shares, 1)])
 
 
 @app.command("vintage")
@@ -112,7 +115,7 @@ def vintage(
     rows = []
     for v in curves.vintages:
         values = curves.curve(v, column)
-        rows.append((v.isoformat()[:7], *[pct(x) for x in values], *[""] * (last + 1 - len(values))))
+        rows.append((v.isoformat()[:7], *[tables.pct(x) for x in values], *[""] * (last + 1 - len(values))))
     table(f"{code} cumulative {measure} rate by vintage and month on book", ["vintage", *map(str, range(last + 1))],
           rows)
 
@@ -127,4 +130,4 @@ def rolls(code: str, as_json: bool = typer.Option(False, "--json")) -> None:
         return
     rates = r.rate_by_balance()
     table(f"{code} roll rates by balance ({r.transitions:,} month-pairs)", ["from \\ to", *r.to_states],
-          [(f, *[pct(x) for x in row]) for f, row in zip(r.from_states, rates, strict=True)])
+          [(f, *[tables.pct(x) for x in row]) for f, row in zip(r.from_states, rates, strict=True)])

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, user_errors
-from absflow.services import synth as synth_service
 from absflow.tape.schema import TapeKind
+
+synth_service = service("synth")
 
 app = typer.Typer(help="Synthetic loan tapes with documented distributions (docs/TAPE.md).", no_args_is_help=True)
 
@@ -17,16 +19,17 @@ N = typer.Option(10_000, "--n", help="number of rows (loans; for performance: lo
 SEED = typer.Option(1, "--seed", help="random seed: the same seed gives the same file")
 OUT = typer.Option(..., "--out", help="output file: .csv, .parquet or .xlsx")
 HEADERS = typer.Option("en", "--headers", help="en: canonical headers and units; zh: Chinese headers as sent")
-CUTOFF = typer.Option(synth_service.DEFAULT_CUTOFF.isoformat(), "--cutoff", help="cut-off date YYYY-MM-DD")
+CUTOFF = typer.Option(None, "--cutoff", help="cut-off date YYYY-MM-DD [default: 2026-06-30, the synthetic tapes' own]",
+                      show_default=False)
 PREFIX = typer.Option(None, "--id-prefix", help="prefix of asset ids (keeps ids apart between tapes)")
 ENCODING = typer.Option("utf-8", "--encoding", help="CSV text encoding, e.g. utf-8 or gbk")
 JSON = typer.Option(False, "--json", help='Print {"kind", "rows", "path", "seconds"}')
 
 
-def _run(kind: TapeKind, n: int, seed: int, out: Path, headers: str, cutoff: str, id_prefix: str | None,
+def _run(kind: TapeKind, n: int, seed: int, out: Path, headers: str, cutoff: str | None, id_prefix: str | None,
          encoding: str, as_json: bool) -> None:
     try:
-        as_of = date.fromisoformat(cutoff)
+        as_of = synth_service.DEFAULT_CUTOFF if cutoff is None else date.fromisoformat(cutoff)
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD, got {cutoff!r}") from None
     with user_errors(as_json):
@@ -41,21 +44,21 @@ def _run(kind: TapeKind, n: int, seed: int, out: Path, headers: str, cutoff: str
 
 
 @app.command("margin-loans")
-def margin_loans(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str = CUTOFF,
+def margin_loans(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str | None = CUTOFF,
                  id_prefix: str | None = PREFIX, encoding: str = ENCODING, as_json: bool = JSON) -> None:
     """Margin-financing contracts (融出资金债权); read zh files with examples/mappings/margin_loan_zh.yaml."""
     _run(TapeKind.MARGIN_LOAN, n, seed, out, headers, cutoff, id_prefix, encoding, as_json)
 
 
 @app.command("consumer-loans")
-def consumer_loans(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str = CUTOFF,
+def consumer_loans(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str | None = CUTOFF,
                    id_prefix: str | None = PREFIX, encoding: str = ENCODING, as_json: bool = JSON) -> None:
     """Consumer loans (消费贷); read zh files with examples/mappings/consumer_loan_zh.yaml."""
     _run(TapeKind.CONSUMER_LOAN, n, seed, out, headers, cutoff, id_prefix, encoding, as_json)
 
 
 @app.command("performance")
-def performance(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str = CUTOFF,
+def performance(n: int = N, seed: int = SEED, out: Path = OUT, headers: str = HEADERS, cutoff: str | None = CUTOFF,
                 id_prefix: str | None = PREFIX, encoding: str = ENCODING, as_json: bool = JSON) -> None:
     """Monthly performance histories of N consumer loans over 24 vintages (static pool)."""
     _run(TapeKind.LOAN_PERFORMANCE, n, seed, out, headers, cutoff, id_prefix, encoding, as_json)

@@ -9,10 +9,12 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import EXIT_INVALID, console, err_console, print_json, table, user_errors
 from absflow.domain.issues import AbsflowError, Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
-from absflow.services import tapes as tape_service
+
+tape_service = service("tapes")
 
 app = typer.Typer(help="Loan tapes: validate against a column mapping, import into a plan's pool.",
                   no_args_is_help=True)

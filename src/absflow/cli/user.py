@@ -6,8 +6,10 @@ import typer
 
 from absflow.access import Role
 from absflow.cli.common import context
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
-from absflow.services import users as user_service
+
+user_service = service("users")
 
 app = typer.Typer(help="Users: add, list, disable, grant/revoke plan access, API keys.", no_args_is_help=True)
 

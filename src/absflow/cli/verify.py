@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
+from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json
-from absflow.services.verify import verify_bundle_file
-from absflow.tlog.bundle import BundleError
+
+verify_service = service("verify")
 
 
 def verify(
@@ -17,8 +18,10 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help='Print {"ok": …, "proven": […]} or {"ok": false, "error": …}'),
 ) -> None:
     """Verify checkpoint signatures, entry inclusion, consistency and disclosures. Exit 0 if all hold, else 1."""
+    from absflow.tlog.bundle import BundleError
+
     try:
-        report = verify_bundle_file(bundle, key)
+        report = verify_service.verify_bundle_file(bundle, key)
     except BundleError as exc:
         if as_json:
             print_json({"ok": False, "error": str(exc)})

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from absflow.cli.lazy import service
 from absflow.cli.output import err_console
 from absflow.domain.issues import AbsflowError
-from absflow.services import witness as witness_service
+
+witness_service = service("witness")
 
 app = typer.Typer(help="Witness side: cosign a log checkpoint from an exported bundle, offline.",
                   no_args_is_help=True)

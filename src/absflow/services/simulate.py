@@ -31,7 +31,7 @@ from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
 from absflow.store.daily import DailyPlanStateRow, DailyRepurchaseRow
-from absflow.store.db import transaction
+from absflow.store.db import read_transaction
 
 TAPE_COLUMNS = {
     "contract_id": "contract_id", "client_id": "client_id", "principal_outstanding": "principal_outstanding_fen",
@@ -164,7 +164,7 @@ def simulate(
 
     with batch_gc():  # days back to back: the cyclic collector's passes put off
         for index, day in enumerate(schedule):
-            with transaction(ctx.engine) as session:
+            with read_transaction(ctx.engine) as session:
                 plan_row = load_plan_row(session, plan_code)
                 state_row = session.get(DailyPlanStateRow, plan_row.id)
                 pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)

@@ -42,8 +42,14 @@ from absflow.store.plans import PlanRow
 from absflow.store.users import ApiKeyRow, PlanGrantRow, UserRow, WebSessionRow
 
 HASHER = PasswordHasher()
-#: Verified against when the user does not exist, so both paths cost the same time.
-_DUMMY_HASH = HASHER.hash("absflow-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths cost the same time (made on
+    first use: an Argon2 hash costs ≈ 0.1 s, which every command paid at start)."""
+    return HASHER.hash("absflow-dummy-password")
+
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -413,7 +419,7 @@ def authenticate(ctx: Context, username: str, password: str, *, remote_addr: str
         ).scalar_one_or_none()
         reason = None
         try:
-            HASHER.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+            HASHER.verify(row.password_hash if row is not None else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             reason = "wrong password"
         if row is None:
