@@ -8,7 +8,6 @@ extra tasks and streams, which cost more per request than the cached reads behin
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -80,7 +79,7 @@ class EdgeMiddleware:
         if over and not answered:
             await answer_too_large()
 
-    def _add_headers(self, message: dict[str, Any]) -> None:
+    def _add_headers(self, message: Message) -> None:
         raw: list[tuple[bytes, bytes]] = list(message.get("headers", []))
         present = {name.lower() for name, _ in raw}
         raw.extend((name, value) for name, value in self.headers if name not in present)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -25,8 +25,12 @@ from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.domain.money import MoneyError, to_decimal
 
-bs = service("bookbuilding")
-bookview = service("bookview")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import bookbuilding as bs
+    from absflow.services import bookview
+else:
+    bs = service("bookbuilding")
+    bookview = service("bookview")
 
 app = typer.Typer(help="Issuance bookbuilding (发行簿记): investors, offerings, bids, allocation, notices.",
                   no_args_is_help=True)

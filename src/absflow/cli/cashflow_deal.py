@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -14,7 +16,7 @@ from absflow.cli.output import console, print_json, table, user_errors
 def _progress_run(deal_path: str | None, plan: str | None, scenario: str | None, quiet: bool):  # type: ignore[no-untyped-def]
     from absflow.services import dealrun
 
-    def go(progress):  # type: ignore[no-untyped-def]
+    def go(progress: Callable[[int, int], None] | None) -> Any:
         if plan:
             return dealrun.run_plan_deal(context(), plan, scenario, progress=progress)
         if not deal_path:

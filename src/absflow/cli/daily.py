@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,7 +13,10 @@ from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.issues import Issue, Location, ValidationFailed
 
-daily_service = service("daily")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import daily as daily_service
+else:
+    daily_service = service("daily")
 
 app = typer.Typer(help="Daily operations (日常运营): load servicer files, run business days.", no_args_is_help=True)
 revolve_app = typer.Typer(help="Revolving purchases (循环购买): show a day's delivery list.", no_args_is_help=True)
@@ -114,6 +118,8 @@ def simulate(
     days: int = typer.Option(60, "--days", help="Trading days to run"),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same days)"),
     loans: int | None = typer.Option(None, "--loans", help="Initial pool size (default: balance / 300,000)"),
+    market: list[str] = typer.Option([], "--market", help="A synthetic-market parameter NAME=VALUE, e.g. "
+                                     "volatility_annual=0.6 or jump_intensity_annual=12 (repeatable; docs/DAILY.md)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Drive a revolving margin-loan plan through its life on synthetic daily data."""
@@ -131,7 +137,15 @@ def simulate(
         except OSError as error:
             raise ValidationFailed([Issue("unreadable_file", str(error), Location(field_path=str(deal_file)))]) \
                 from None
-        report = run_simulation(context(), text, days=days, seed=seed, loans=loans, progress=progress)
+        changes = {}
+        for item in market:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValidationFailed([Issue("bad_option", "--market takes NAME=VALUE", Location(field_path="market"),
+                                              item)])
+            changes[name.strip()] = value.strip()
+        report = run_simulation(context(), text, days=days, seed=seed, loans=loans, progress=progress,
+                                market=changes)
     data = report.as_dict()
     if as_json:
         print_json(data)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from absflow.cli.lazy import service
 from absflow.cli.output import console
 
-admin = service("admin")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import admin
+else:
+    admin = service("admin")
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from absflow.cli.common import context
@@ -9,7 +11,10 @@ from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 from absflow.domain.plan import Party, PartyRole, Plan
 
-plan_service = service("plans")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import plans as plan_service
+else:
+    plan_service = service("plans")
 
 app = typer.Typer(help="Plans (专项计划): create, list, show, advance the lifecycle.", no_args_is_help=True)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from absflow.cli.common import context
 from absflow.cli.lazy import service
 from absflow.cli.output import console, table
 
-demo_service = service("demo")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import demo as demo_service
+else:
+    demo_service = service("demo")
 
 
 def demo(

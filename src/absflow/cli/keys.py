@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, user_errors
 
-tlog_service = service("tlog")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import tlog as tlog_service
+else:
+    tlog_service = service("tlog")
 
 app = typer.Typer(help="Signing keys (C2SP signed-note Ed25519): generate, show.", no_args_is_help=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,9 +12,13 @@ from absflow.cli.common import context
 from absflow.cli.lazy import service
 from absflow.cli.output import console, err_console, print_json, table, user_errors
 
-pool_changes = service("pool_changes")
-record_proofs = service("record_proofs")
-tlog_service = service("tlog")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import pool_changes, record_proofs
+    from absflow.services import tlog as tlog_service
+else:
+    pool_changes = service("pool_changes")
+    record_proofs = service("record_proofs")
+    tlog_service = service("tlog")
 
 app = typer.Typer(help="Verifiable log: checkpoints, proofs, consistency, audit, witnesses.", no_args_is_help=True)
 

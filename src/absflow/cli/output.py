@@ -38,7 +38,7 @@ def print_json(data: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     t = Table(title=title, show_lines=False)
     for column in columns:
-        t.add_column(column)
+        t.add_column(column, overflow="fold")  # never cut a figure short
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
     console.print(t)

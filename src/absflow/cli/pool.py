@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,7 +11,10 @@ from absflow.cli.common import context
 from absflow.cli.lazy import LazyModule, service
 from absflow.cli.output import console, print_json, table, user_errors
 
-pool_service = service("pool")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import pool as pool_service
+else:
+    pool_service = service("pool")
 tables = LazyModule("absflow.reports.pool_tables")
 
 app = typer.Typer(help="Pool analytics: summary, stratifications, concentration, vintage curves, roll rates.",

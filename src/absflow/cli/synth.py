@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,7 +12,10 @@ from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, user_errors
 from absflow.tape.schema import TapeKind
 
-synth_service = service("synth")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import synth as synth_service
+else:
+    synth_service = service("synth")
 
 app = typer.Typer(help="Synthetic loan tapes with documented distributions (docs/TAPE.md).", no_args_is_help=True)
 

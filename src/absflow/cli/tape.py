@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +15,10 @@ from absflow.cli.output import EXIT_INVALID, console, err_console, print_json, t
 from absflow.domain.issues import AbsflowError, Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
 
-tape_service = service("tapes")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import tapes as tape_service
+else:
+    tape_service = service("tapes")
 
 app = typer.Typer(help="Loan tapes: validate against a column mapping, import into a plan's pool.",
                   no_args_is_help=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from absflow.access import Role
@@ -9,7 +11,10 @@ from absflow.cli.common import context
 from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json, table, user_errors
 
-user_service = service("users")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import users as user_service
+else:
+    user_service = service("users")
 
 app = typer.Typer(help="Users: add, list, disable, grant/revoke plan access, API keys.", no_args_is_help=True)
 

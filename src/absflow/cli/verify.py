@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from absflow.cli.lazy import service
 from absflow.cli.output import console, print_json
 
-verify_service = service("verify")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import verify as verify_service
+else:
+    verify_service = service("verify")
 
 
 def verify(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,7 +12,10 @@ from absflow.cli.lazy import service
 from absflow.cli.output import err_console
 from absflow.domain.issues import AbsflowError
 
-witness_service = service("witness")
+if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.services import witness as witness_service
+else:
+    witness_service = service("witness")
 
 app = typer.Typer(help="Witness side: cosign a log checkpoint from an exported bundle, offline.",
                   no_args_is_help=True)

@@ -65,7 +65,7 @@ def register_fonts() -> str:
 def _covered_code_points() -> frozenset[int]:
     register_fonts()
     font = pdfmetrics.getFont(CJK_FONT)
-    return frozenset(font.face.charToGlyph.keys())  # type: ignore[attr-defined]
+    return frozenset(font.face.charToGlyph.keys())
 
 
 def missing_glyphs(text: str) -> set[str]:

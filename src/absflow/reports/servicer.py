@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -12,15 +13,21 @@ from absflow.reports.pdf import PdfDocument
 
 
 class _Section(Protocol):
-    title: str
-    columns: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    @property
+    def title(self) -> str: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+    @property
+    def rows(self) -> Sequence[tuple[str, ...]]: ...
 
 
 class _Report(Protocol):
-    plan_code: str
-    title: str
-    sections: list[_Section]
+    @property
+    def plan_code(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def sections(self) -> Sequence[_Section]: ...
 
 
 def servicer_xlsx(report: _Report) -> bytes:

@@ -36,7 +36,6 @@ from absflow.domain.issues import Conflict, Issue, Location, NotFound, Validatio
 from absflow.domain.money import format_yuan
 from absflow.revolving import check_eligibility, check_limits
 from absflow.revolving.daily import (
-    POOL_COLUMNS,
     DayContext,
     DayResult,
     OpenRepurchase,
@@ -45,7 +44,7 @@ from absflow.revolving.daily import (
     opening_state,
 )
 from absflow.revolving.daily import run_day as step_day
-from absflow.revolving.daypool import DayPool
+from absflow.revolving.daypool import POOL_COLUMNS, DayPool
 from absflow.revolving.delivery import delivery_list
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context

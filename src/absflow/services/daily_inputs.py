@@ -105,7 +105,7 @@ class DailyMapping(TapeMapping):
     daily_schema: TapeSchema | None = None
 
     @property
-    def schema(self) -> TapeSchema:  # type: ignore[override]
+    def schema(self) -> TapeSchema:
         assert self.daily_schema is not None
         return self.daily_schema
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 
 from absflow.access import Principal
@@ -174,10 +174,10 @@ def run_next(ctx: Context) -> Job | None:
         ).scalar_one_or_none()
         if job_id is None:
             return None
-        claimed = session.execute(
+        claimed = cast(CursorResult[Any], session.execute(
             update(JobRow).where(JobRow.id == job_id, JobRow.status == QUEUED)
             .values(status=RUNNING, started_at=ctx.now(), message="running")
-        ).rowcount
+        )).rowcount
     if claimed != 1:
         return run_next(ctx)
     with transaction(ctx.engine) as session:

@@ -24,7 +24,7 @@ from absflow.services.log import append_event
 from absflow.services.tapes import bulk_insert
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow, PoolChangeItemRow
-from absflow.tlog.entry import CanonicalError
+from absflow.tlog.entry import CanonicalError, json_string
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.itemised import (
     CHANGE_KINDS,
@@ -32,7 +32,6 @@ from absflow.tlog.itemised import (
     POOL_CHANGE_TYPE,
     POOL_CHANGES_LIST,
     PoolChange,
-    json_string,
     pool_change_bytes,
 )
 from absflow.tlog.merkle import inclusion_proof

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from sqlalchemy import Table, select
@@ -35,9 +35,9 @@ def _layout(kind: TapeKind) -> tuple[Table, list[str], dict[str, pl.DataType], s
     """(table, written columns, their dtypes, key column) of a tape kind's records."""
     if kind is TapeKind.LOAN_PERFORMANCE:
         columns = [c for c in tape_service.PERFORMANCE_COLUMNS if c != "source_row"]
-        return PerformanceRecordRow.__table__, columns, tape_service.PERF_DTYPES, "loan_id"
+        return cast(Table, PerformanceRecordRow.__table__), columns, tape_service.PERF_DTYPES, "loan_id"
     columns = list(tape_service.ASSET_COLUMNS[kind])
-    return PoolAssetRow.__table__, columns, tape_service.POOL_DTYPES, "asset_id"
+    return cast(Table, PoolAssetRow.__table__), columns, tape_service.POOL_DTYPES, "asset_id"
 
 
 def _stored_frame(session: Any, kind: TapeKind, batch_id: int) -> pl.DataFrame:

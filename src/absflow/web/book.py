@@ -130,7 +130,10 @@ async def open_book(request: Request, code: str) -> Response:
                                             "payee_account")}
         deadline = form.when("payment_deadline")
         form.check()
-        book_service.create_offering(ctx, code, terms=terms, payment_deadline=deadline, **fields)
+        book_service.create_offering(ctx, code, terms=terms, payment_deadline=deadline,
+                                     tranche_id=fields["tranche_id"], security_name=fields["security_name"],
+                                     payee_name=fields["payee_name"], payee_bank=fields["payee_bank"],
+                                     payee_account=fields["payee_account"])
     return await _submitted(request, code, act)
 
 
