@@ -377,7 +377,10 @@ def test_the_state_carries_only_defaulted_assets_still_in_the_pool(ctx: Context)
     state (none can return: no asset is bought twice); those still held stay in it."""
     import json
 
-    code = simulate(ctx, DEAL_TEXT, days=60, seed=5, loans=300).plan_code
+    # A crash-prone market: collateral falls below the debt for some clients, whose forced sales
+    # leave shortfalls (defaults); the default market has none in 60 days.
+    stressed = {"volatility_annual": 0.6, "jump_intensity_annual": 12, "jump_mean": -0.15}
+    code = simulate(ctx, DEAL_TEXT, days=60, seed=5, loans=300, market=stressed).plan_code
     with ctx.engine.connect() as conn:
         plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
         state = json.loads(conn.execute(text("SELECT state_json FROM daily_plan_states WHERE plan_id = :p"),
@@ -386,3 +389,13 @@ def test_the_state_carries_only_defaulted_assets_still_in_the_pool(ctx: Context)
             "SELECT asset_id FROM pool_assets WHERE plan_id = :p AND removed_on IS NULL"), {"p": plan_id})}
     assert state["cumulative_default_fen"] > 0 and state["defaulted_assets"]
     assert set(state["defaulted_assets"]) <= active
+
+
+def test_market_parameters_are_checked_each_at_its_path() -> None:
+    from absflow.services.simulate import market_config
+
+    assert market_config({"volatility_annual": "0.6", "securities": "40"}).securities == 40
+    with pytest.raises(ValidationFailed) as info:
+        market_config({"volatility": "0.6", "jump_mean": "steep"})
+    assert [(i.code, i.location.field_path) for i in info.value.issues] == [
+        ("unknown_field", "market.volatility"), ("not_a_number", "market.jump_mean")]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from tests.daily.small_plan import Driver, candidates, collections, indicators, small_deal
+from tests.daily.small_plan import DEAL_TEMPLATE, Driver, candidates, collections, indicators, small_deal
 
-from absflow.deal import deal_json_schema
+from absflow.deal import deal_json_schema, parse_deal_text
 from absflow.deal.model import Metric
 from absflow.domain.issues import ValidationFailed
 
@@ -129,3 +129,33 @@ def test_curable_trigger_pauses_after_k_days_and_resumes_on_recovery() -> None:
     assert plan.state.trigger_streaks["rating_pause"] == 0
     # Without a rating that day the indicator is unknown: no test, the pause does not come back.
     assert plan.run({"candidates": candidates({"N10": 1_000_000}, plan.day)}).purchase_state == "purchased"
+
+
+def test_a_pause_on_the_fund_idle_rate_is_refused_at_its_field_path() -> None:
+    """A pause on idle cash could never end (paused cash cannot be spent, and is not measured):
+    the document is refused, pointing at the field, instead of a plan paused for the rest of its life."""
+    curable = IDLE_K3.replace("consecutive_days: 3, effects: [{kind: stop_revolving}, {kind: change_status, "
+                              "status: amortizing}]", "curable: true, effects: [{kind: stop_revolving}]")
+    with pytest.raises(ValidationFailed) as info:
+        small_deal(curable)
+    assert [(i.code, i.location.field_path) for i in info.value.issues] == [("pause_never_ends", "triggers[0].curable")]
+    rule = "  pause_when: [{id: P01, metric: fund_idle_rate, comparison: gt, value: \"0.30\"}]\n"
+    with pytest.raises(ValidationFailed) as info:
+        parse_deal_text(DEAL_TEMPLATE.replace("TRIGGERS", "[]") + rule)
+    assert [(i.code, i.location.field_path) for i in info.value.issues] == [
+        ("pause_never_ends", "revolving.pause_when[0].metric")]
+    # A curable trigger on another metric still pauses (and a non-curable idle trigger stops for good).
+    assert small_deal(CURABLE_RATING).triggers[0].curable
+    assert not small_deal(IDLE_K3).triggers[0].curable
+
+
+def test_a_stored_version_attached_before_the_rule_still_loads() -> None:
+    """An upgrade never makes a plan's stored deal unreadable: the rule applies when attaching."""
+    from absflow.deal import load_text, parse_document
+
+    document = load_text(DEAL_TEMPLATE.replace("TRIGGERS", "[]")
+                         + "  pause_when: [{id: P01, metric: fund_idle_rate, comparison: gt, value: \"0.30\"}]\n")
+    with pytest.raises(ValidationFailed):
+        parse_document(document)
+    deal, _ = parse_document(document, stored=True)
+    assert deal.revolving is not None and deal.revolving.pause_when[0].metric is Metric.FUND_IDLE_RATE

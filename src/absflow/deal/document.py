@@ -570,13 +570,15 @@ def _shape_issues(exc: ValidationError) -> list[Issue]:
     return issues
 
 
-def parse_document(data: Any) -> tuple[m.Deal, dict[str, Any]]:
+def parse_document(data: Any, *, stored: bool = False) -> tuple[m.Deal, dict[str, Any]]:
     """Validate a loaded document; return the deal and its normalized JSON form.
 
     Raises ``ValidationFailed`` with every problem: shape and type problems first (from
     pydantic); when the shape is right, every semantic problem (references, dates, signs).
+    ``stored``: a version already attached, read back — the rules added since documents could
+    be stored (``validate.attach_issues``) are not applied to it.
     """
-    from absflow.deal.validate import validate_deal
+    from absflow.deal.validate import attach_issues, validate_deal
 
     if not isinstance(data, Mapping):
         raise ValidationFailed([Issue("not_a_mapping", "a deal document is a mapping of sections", Location())])
@@ -586,6 +588,8 @@ def parse_document(data: Any) -> tuple[m.Deal, dict[str, Any]]:
         raise ValidationFailed(_shape_issues(exc)) from None
     deal = to_deal(doc)
     issues = validate_deal(deal, metric_names=_metric_names(doc))
+    if not issues and not stored:
+        issues = attach_issues(deal)
     if issues:
         raise ValidationFailed(issues)
     return deal, doc.model_dump(mode="json", by_alias=True, exclude_none=True)

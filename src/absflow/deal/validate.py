@@ -281,6 +281,13 @@ def _check_threshold_value(out: _Issues, path: str, metric: m.Metric, text: str 
         out.add(path, "not_a_number", "threshold must be a number (fractions for rates)", text)
 
 
+#: Why revolving cannot pause on the fund idle rate (a curable stop, or a pause rule).
+_IDLE_PAUSE = ("revolving cannot pause on the fund idle rate: while purchases are paused the cash cannot be spent, so "
+               "the rate never comes back under the threshold (and cash held by a pause is not idle, so it is not "
+               "measured). Make it a credit event instead: curable: false with stop_revolving, and consecutive_days "
+               "for 'above y for k days'")
+
+
 def _check_triggers(out: _Issues, deal: m.Deal, metric_errors: Mapping[str, str]) -> None:
     _unique(out, "triggers", [t.id for t in deal.triggers], "trigger")
     waterfall_ids = {k.value for k in deal.waterfalls} | set(deal.extra_waterfalls)
@@ -398,6 +405,24 @@ def _check_revolving(out: _Issues, deal: m.Deal, metric_errors: Mapping[str, str
             if f"{base}.metric" not in metric_errors:
                 _check_threshold_value(out, f"{base}.value", x.metric, x.value)
     _non_negative(out, "revolving.min_purchase_amount", rv.min_purchase_amount, "minimum purchase")
+
+
+def attach_issues(deal: m.Deal) -> list[Issue]:
+    """Problems a document must not have to be attached from now on, beyond :func:`validate_deal`.
+
+    Rules added after documents could already be stored: a version attached before a rule
+    existed still loads (``parse_document(…, stored=True)``), so an upgrade never makes a
+    plan's deal unreadable; attaching a new version applies them. Today: revolving cannot
+    pause on the fund idle rate (:data:`_IDLE_PAUSE`)."""
+    out = _Issues()
+    for i, t in enumerate(deal.triggers):
+        if t.curable and t.metric is m.Metric.FUND_IDLE_RATE and any(
+                e.kind is m.EffectKind.STOP_REVOLVING for e in t.effects):
+            out.add(f"triggers[{i}].curable", "pause_never_ends", _IDLE_PAUSE, "true")
+    for i, x in enumerate(deal.revolving.pause_when if deal.revolving else ()):
+        if x.metric is m.Metric.FUND_IDLE_RATE:
+            out.add(f"revolving.pause_when[{i}].metric", "pause_never_ends", _IDLE_PAUSE, x.metric.value)
+    return out.items
 
 
 def validate_deal(deal: m.Deal, *, metric_names: Mapping[str, str] | None = None) -> list[Issue]:

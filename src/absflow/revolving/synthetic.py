@@ -4,9 +4,12 @@ Seeded (numpy ``Generator``), so the same seed gives the same days. Securities f
 jump diffusion (Merton: daily log-return μ·dt + σ·√dt·Z plus Poisson jumps of normal
 size); clients hold securities worth a lognormal multiple of their debt; each day loans
 repay in part or in full at random, loans falling due are extended (展期) or repaid,
-clients whose maintenance ratio falls below the liquidation line are force-liquidated
-(强制平仓) the next day with a shortfall when collateral does not cover the debt, and the
-servicer offers a fresh backup pool (后备资产) of candidate contracts.
+clients whose maintenance ratio (their securities at the day's close per yuan of debt) falls
+below the liquidation line — or who fail a margin call for reasons outside the prices, with a
+small daily probability — are force-liquidated (强制平仓) the next day at that day's
+collateral value less up to 3 % slippage: with a shortfall (a default) only when the
+collateral no longer covers the debt. The servicer offers a fresh backup pool (后备资产) of
+candidate contracts every day.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class MarketConfig:
     extend_prob: float = 0.75
     candidates_per_day: int = 400
     liquidation_line: float = 1.30
+    #: Daily probability that a loan's client fails a margin call for reasons outside the prices
+    #: (a suspension, a dispute): its loans are liquidated at the collateral's value.
+    margin_call_failure_prob: float = 0.0002
     term_days: int = 180
     mean_loan_yuan: float = 300_000.0
 
@@ -179,17 +185,30 @@ class SyntheticMarket:
         )
         inputs["prices"] = prices
         inputs["candidates"] = self.loans(cfg.candidates_per_day, day)
+        # Each client's maintenance ratio at today's close: collateral value per yuan of debt.
+        ratios = known.join(prices, on="security_code").group_by("client_id").agg(
+            (pl.col("units_per_yuan") * pl.col("close_price")).sum().alias("ratio"))
         pending = pool.filter(pl.col("asset_id").is_in(sorted(self.pending_liquidation))).sort("asset_id")
         completed = pending.get_column("asset_id").to_list()
         done = set(completed)
         rows = []
-        for asset_id, bal in zip(completed, pending.get_column("balance_fen").to_list(), strict=True):
-            recovered = int(bal * rng.uniform(0.85, 1.0))
+        # A forced sale realises the day's collateral value less slippage; the debt is covered in
+        # full unless the collateral fell below it (a shortfall, i.e. a default).
+        pending_ratio = pending.select(pl.col("obligor_id").alias("client_id")).join(
+            ratios, on="client_id", how="left", maintain_order="left").get_column("ratio").fill_null(
+            cfg.liquidation_line).to_list()
+        for asset_id, ratio, bal in zip(completed, pending_ratio, pending.get_column("balance_fen").to_list(),
+                                        strict=True):
+            recovered = int(bal * min(1.0, ratio * rng.uniform(0.97, 1.0)))
             rows.append((asset_id, "completed", recovered, 0, bal - recovered))
         self.pending_liquidation = set()
-        # Clients whose collateral fell: their loans go into liquidation (status started).
-        shock = rng.random(n) < 0.002
-        for asset_id in pool.get_column("asset_id").filter(pl.Series(shock & ~full & ~partial & ~extend)).to_list():
+        # Loans of clients under the liquidation line, and of clients failing a margin call for
+        # reasons outside the prices, go into liquidation (status started; completed tomorrow).
+        under = pool.select(pl.col("obligor_id").alias("client_id")).join(
+            ratios, on="client_id", how="left", maintain_order="left").get_column("ratio").fill_null(
+            np.inf).to_numpy() < cfg.liquidation_line
+        called = under | (rng.random(n) < cfg.margin_call_failure_prob)
+        for asset_id in pool.get_column("asset_id").filter(pl.Series(called & ~full & ~partial & ~extend)).to_list():
             if asset_id not in done:
                 rows.append((asset_id, "started", 0, 0, 0))
                 self.pending_liquidation.add(asset_id)

@@ -58,7 +58,7 @@ def _canonical(document: dict[str, Any]) -> str:
 def deal_version_of(plan_code: str, row: DealVersionRow) -> DealVersion:
     """The parsed deal document of a stored version ``row`` (for services that already hold a session)."""
     document = json.loads(row.document_json)
-    deal = parse_document(document)[0]
+    deal = parse_document(document, stored=True)[0]
     return DealVersion(plan_code, row.version, row.name, row.sha256, row.attached_at, deal, document)
 
 

@@ -9,8 +9,9 @@ real daily service — the same code path as production, on the configured datab
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +21,10 @@ import polars as pl
 from sqlalchemy import select
 
 from absflow.deal import parse_deal_text
+from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
 from absflow.domain.plan import AssetType
+from absflow.revolving.daily import DayContext
 from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 from absflow.services import plans as plan_service
 from absflow.services.calendar import service_calendar
@@ -117,9 +120,12 @@ def simulate(
     plan_code: str | None = None,
     progress: Callable[[DayRun], None] | None = None,
     checkpoint: bool = False,
+    market: Mapping[str, float | int | str] | None = None,
 ) -> SimulationReport:
     """Create a plan for the deal (unless ``plan_code`` is given), import a synthetic initial
-    pool, and run ``days`` trading days of synthetic servicer data. Deterministic per seed."""
+    pool, and run ``days`` trading days of synthetic servicer data. Deterministic per seed.
+    ``market``: parameters of the synthetic market to change (``MarketConfig`` fields, e.g.
+    ``volatility_annual``, ``jump_intensity_annual``, ``full_repay_prob``) — a stressed life."""
     import time
 
     started = time.perf_counter()
@@ -140,23 +146,25 @@ def simulate(
     cap = _loan_cap(deal)
     if cap:  # enough contracts that none needs to exceed the single-loan cap
         count = max(count, -(-initial_fen * 3 // (cap * 2)))
-    config = MarketConfig(
-        clients=clients or max(500, count // 2),
-        candidates_per_day=candidates_per_day or max(100, count // 20),
-        mean_loan_yuan=initial_fen / 100 / count,
-    )
-    market = SyntheticMarket(config, seed=seed)
+    config = market_config(market or {}, clients=clients or max(500, count // 2),
+                           candidates_per_day=candidates_per_day or max(100, count // 20),
+                           mean_loan_yuan=initial_fen / 100 / count)
+    synthetic = SyntheticMarket(config, seed=seed)
     if plan_code is None:
         plan = plan_service.create_plan(ctx, name=deal.name, asset_type=AssetType.MARGIN_LOAN)
         plan_code = plan.code
         attach_deal(ctx, plan_code, deal_text)
         with tempfile.TemporaryDirectory() as tmp:
-            tape = _initial_tape(market, deal.dates.establishment, initial_fen, count, Path(tmp), _loan_cap(deal))
+            tape = _initial_tape(synthetic, deal.dates.establishment, initial_fen, count, Path(tmp), _loan_cap(deal))
             import_tape(ctx, plan_code, tape, _margin_mapping(),
                         deal.dates.establishment)
     lap("setup")
     first = calendar.next_trading_day(deal.dates.establishment)
-    schedule = calendar.trading_days(first, deal.dates.expected_maturity or deal.dates.legal_maturity)
+    # Through the last payment date (the expected maturity rolled to a business day): the life's
+    # final distribution is part of it.
+    payments = DayContext.build(plan_code, deal, calendar).payment_dates
+    maturity = deal.dates.expected_maturity or deal.dates.legal_maturity
+    schedule = calendar.trading_days(first, max([maturity, *(p for p in payments if p <= deal.dates.legal_maturity)]))
     schedule = schedule[:days]
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}
@@ -174,7 +182,7 @@ def simulate(
                                                      DailyRepurchaseRow.due_on <= day)).scalars()]
             lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
             next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
-            frames = market.day_inputs(day, pool, next_day, sorted(due))
+            frames = synthetic.day_inputs(day, pool, next_day, sorted(due))
             frames = {k: v for k, v in frames.items() if v.height}
             lap("synthetic")
             store_inputs(ctx, plan_code, day, frames, cache=cache)
@@ -193,6 +201,31 @@ def simulate(
     report = _report(plan_code, seed, runs, time.perf_counter() - started)
     report.timings = timings
     return report
+
+
+def market_config(changes: Mapping[str, float | int | str], **sizes: Any) -> MarketConfig:
+    """The synthetic market's parameters: the defaults, ``sizes`` (from the plan), then ``changes``
+    (numbers, or their text as given on the command line). Unknown names and values that are not
+    numbers are refused, each with its field path (``market.<name>``)."""
+    fields = {f.name: f for f in dataclass_fields(MarketConfig)}
+    values: dict[str, Any] = dict(sizes)
+    issues = []
+    for name, raw in changes.items():
+        where = Location(field_path=f"market.{name}")
+        kind = fields[name].type if name in fields else None
+        if kind is None:
+            issues.append(Issue("unknown_field", f"no market parameter {name!r}; one of: {', '.join(fields)}",
+                                where, name))
+            continue
+        try:
+            value = int(raw) if kind in (int, "int") else float(raw)
+        except (TypeError, ValueError):
+            issues.append(Issue("not_a_number", f"market.{name} must be a number", where, str(raw)))
+            continue
+        values[name] = value
+    if issues:
+        raise ValidationFailed(issues)
+    return MarketConfig(**values)
 
 
 def _loan_cap(deal: Any) -> int | None:
@@ -228,7 +261,7 @@ def _report(plan_code: str, seed: int, runs: list[DayRun], seconds: float) -> Si
         repurchases += int(run.summary.get("repurchases_instructed", 0))
         for item in run.summary.get("distributions", []):
             distributions.append({"date": run.business_date.isoformat(), **item})
-    mean = (sum(utilization) / len(utilization)).quantize(Decimal("0.0001")) if utilization else Decimal(0)
+    mean = (sum(utilization, Decimal(0)) / len(utilization)).quantize(Decimal("0.0001")) if utilization else Decimal(0)
     return SimulationReport(
         plan_code=plan_code, seed=seed, days_run=len(runs),
         first_day=runs[0].business_date if runs else None, last_day=runs[-1].business_date if runs else None,
