@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20 days, 20,000 loans")
     parser.add_argument("--postgresql", action="store_true", help="on a scratch PostgreSQL database")
     args = parser.parse_args()
-    if args.full:
-        args.days, args.loans, args.candidates = 370, 200_000, 5_000
+    if args.full:  # a backup pool that can take up the cash after each payment window (see the docstring)
+        args.days, args.loans, args.candidates = 370, 200_000, 20_000
     if args.quick:
         args.days, args.loans, args.candidates = 20, 20_000, 1_000
     print(machine(), "PostgreSQL" if args.postgresql else "SQLite")
@@ -87,6 +87,7 @@ def main() -> None:
         print(f"  run_day: median {ordered[len(ordered) // 2]:.3f} s, max {ordered[-1]:.3f} s; "
               f"final status {report.final_status}; utilization {report.utilization_mean}; "
               f"peak RSS {peak_rss_mib():.0f} MiB")
+    print(f"  days by purchase state: {', '.join(f'{k} {v}' for k, v in sorted(report.purchase_states.items()))}")
 
 
 if __name__ == "__main__":
