@@ -421,3 +421,14 @@ def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Cont
     assert found == {f"A{i}" for i in range(1, 20001, 2)}
     assert "Join Filter" not in plan and plan.count("Function Scan on unnest") == 2, plan
     assert "uq_pool_assets_active_asset" in plan and "ix_pool_assets_removed_asset" in plan, plan
+
+
+def test_the_simulated_life_runs_through_the_last_payment_date() -> None:
+    """Deal 09's expected maturity, 2019-02-24, is a Sunday: its last payment is on Monday the
+    25th, and the life includes it (the final distribution), starting the day after establishment."""
+    from absflow.deal import parse_deal_text
+    from absflow.services.calendar import service_calendar
+    from absflow.services.simulate import life_days
+
+    days = life_days(parse_deal_text(DEAL_TEXT), service_calendar())
+    assert (days[0], days[-1], len(days)) == (date(2017, 8, 25), date(2019, 2, 25), 363)

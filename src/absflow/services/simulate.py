@@ -20,7 +20,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
-from absflow.deal import parse_deal_text
+from absflow.calendar import Calendar
+from absflow.deal import Deal, parse_deal_text
 from absflow.domain.issues import Issue, Location, ValidationFailed
 from absflow.domain.money import format_yuan
 from absflow.domain.plan import AssetType
@@ -159,13 +160,7 @@ def simulate(
             import_tape(ctx, plan_code, tape, _margin_mapping(),
                         deal.dates.establishment)
     lap("setup")
-    first = calendar.next_trading_day(deal.dates.establishment)
-    # Through the last payment date (the expected maturity rolled to a business day): the life's
-    # final distribution is part of it.
-    payments = DayContext.build(plan_code, deal, calendar).payment_dates
-    maturity = deal.dates.expected_maturity or deal.dates.legal_maturity
-    schedule = calendar.trading_days(first, max([maturity, *(p for p in payments if p <= deal.dates.legal_maturity)]))
-    schedule = schedule[:days]
+    schedule = life_days(deal, calendar)[:days]
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}
     from absflow.services.daily import cached_pool, pool_version  # the day's pool, shared with the run
@@ -201,6 +196,16 @@ def simulate(
     report = _report(plan_code, seed, runs, time.perf_counter() - started)
     report.timings = timings
     return report
+
+
+def life_days(deal: Deal, calendar: Calendar) -> list[date]:
+    """The trading days of the plan's life: from the first after establishment through the last
+    payment date (the expected maturity rolled to a business day), so the final distribution is
+    part of it."""
+    first = calendar.next_trading_day(deal.dates.establishment)
+    payments = DayContext.build("", deal, calendar).payment_dates
+    maturity = deal.dates.expected_maturity or deal.dates.legal_maturity
+    return calendar.trading_days(first, max([maturity, *(p for p in payments if p <= deal.dates.legal_maturity)]))
 
 
 def market_config(changes: Mapping[str, float | int | str], **sizes: Any) -> MarketConfig:
