@@ -12,10 +12,11 @@ from absflow.cli.lazy import LazyModule, service
 from absflow.cli.output import console, print_json, table, user_errors
 
 if TYPE_CHECKING:  # the real modules, for the type checker; at run time imported on first use
+    from absflow.reports import pool_tables as tables
     from absflow.services import pool as pool_service
 else:
     pool_service = service("pool")
-tables = LazyModule("absflow.reports.pool_tables")
+    tables = LazyModule("absflow.reports.pool_tables")
 
 app = typer.Typer(help="Pool analytics: summary, stratifications, concentration, vintage curves, roll rates.",
                   no_args_is_help=True)

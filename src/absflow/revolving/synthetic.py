@@ -188,15 +188,19 @@ class SyntheticMarket:
         # Each client's maintenance ratio at today's close: collateral value per yuan of debt.
         ratios = known.join(prices, on="security_code").group_by("client_id").agg(
             (pl.col("units_per_yuan") * pl.col("close_price")).sum().alias("ratio"))
+
+        def ratio_of(loans: pl.DataFrame, unknown: float) -> pl.Series:
+            """Each loan's client ratio, in the loans' order (``unknown`` for a client with none)."""
+            return loans.select(pl.col("obligor_id").alias("client_id")).join(
+                ratios, on="client_id", how="left", maintain_order="left").get_column("ratio").fill_null(unknown)
+
         pending = pool.filter(pl.col("asset_id").is_in(sorted(self.pending_liquidation))).sort("asset_id")
         completed = pending.get_column("asset_id").to_list()
         done = set(completed)
         rows = []
         # A forced sale realises the day's collateral value less slippage; the debt is covered in
         # full unless the collateral fell below it (a shortfall, i.e. a default).
-        pending_ratio = pending.select(pl.col("obligor_id").alias("client_id")).join(
-            ratios, on="client_id", how="left", maintain_order="left").get_column("ratio").fill_null(
-            cfg.liquidation_line).to_list()
+        pending_ratio = ratio_of(pending, cfg.liquidation_line).to_list()
         for asset_id, ratio, bal in zip(completed, pending_ratio, pending.get_column("balance_fen").to_list(),
                                         strict=True):
             recovered = int(bal * min(1.0, ratio * rng.uniform(0.97, 1.0)))
@@ -204,9 +208,7 @@ class SyntheticMarket:
         self.pending_liquidation = set()
         # Loans of clients under the liquidation line, and of clients failing a margin call for
         # reasons outside the prices, go into liquidation (status started; completed tomorrow).
-        under = pool.select(pl.col("obligor_id").alias("client_id")).join(
-            ratios, on="client_id", how="left", maintain_order="left").get_column("ratio").fill_null(
-            np.inf).to_numpy() < cfg.liquidation_line
+        under = ratio_of(pool, np.inf).to_numpy() < cfg.liquidation_line
         called = under | (rng.random(n) < cfg.margin_call_failure_prob)
         for asset_id in pool.get_column("asset_id").filter(pl.Series(called & ~full & ~partial & ~extend)).to_list():
             if asset_id not in done:

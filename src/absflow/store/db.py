@@ -176,11 +176,16 @@ def _sqlite_file(url: str) -> str | None:
 READ_ONLY_OPTION = "absflow_read_only"
 
 
+def _read_only(conn: Any) -> bool:
+    """Is ``conn`` a connection of :func:`read_transaction`?"""
+    return bool(conn.get_execution_options().get(READ_ONLY_OPTION))
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Writers serialize at BEGIN instead of failing half-way on a lock upgrade. A read-only
     # transaction takes no write lock (a deferred BEGIN): in WAL mode it reads its snapshot
     # beside a writer instead of queueing behind it.
-    if conn.get_execution_options().get(READ_ONLY_OPTION):
+    if _read_only(conn):
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -188,7 +193,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def _postgresql_begin(conn: Any) -> None:
     # A read-only transaction is declared so: a write in it fails at once (the contract is kept).
-    if conn.get_execution_options().get(READ_ONLY_OPTION):
+    if _read_only(conn):
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
@@ -213,8 +218,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         path = _sqlite_file(url)
         if path is not None:
             checkpointer = WalCheckpointer.for_path(path)
-            event.listen(engine, "commit", lambda conn: None if conn.get_execution_options().get(
-                READ_ONLY_OPTION) else checkpointer.committed())
+            event.listen(engine, "commit", lambda conn: None if _read_only(conn) else checkpointer.committed())
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
