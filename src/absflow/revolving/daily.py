@@ -488,10 +488,52 @@ def run_day(
     (POOL_COLUMNS), or the :class:`DayPool` a previous day returned as ``pool_after`` (same
     result; the carried codes save re-encoding the whole pool). ``inputs``: validated frames
     by kind (docs/DAILY.md). ``owned_elsewhere``: candidate codes already held (now or ever) by
-    any plan — never bought again."""
-    deal = ctx.deal
-    spec = deal.revolving
-    calendar = ctx.calendar
+    any plan — never bought again. The same as :func:`finish_day` of :func:`settle_day`."""
+    return finish_day(settle_day(ctx, day, pool, inputs, state, open_repurchases), owned_elsewhere=owned_elsewhere)
+
+
+@dataclass
+class Settlement:
+    """The first part of a day (:func:`settle_day`): what the servicer's cash and asset files do
+    to the pool's existing rows — collections, extensions, liquidations, repurchase receipts,
+    assets repaid in full. Every change of the day to an existing row is known here
+    (``pool_updates``, ``removals``): the rest of the day (mark-to-market, classification,
+    repurchase instructions, status, purchase, payment date) changes no existing row, so a caller
+    may write these while :func:`finish_day` computes the rest."""
+
+    ctx: DayContext
+    day: date
+    inputs: Mapping[str, pl.DataFrame]
+    state: PlanState
+    day_pool: DayPool
+    rows: _DayRows
+    ledger: Ledger
+    #: The day's events so far (every event of the settlement, in order; ``finish_day`` appends).
+    events: list[AssetEvent]
+    reasons: list[str]
+    indicators: dict[str, str]
+    removal_reasons: dict[str, str]
+    repurchases: dict[str, OpenRepurchase]
+    updated_repurchases: dict[str, OpenRepurchase]
+    defaulted_now: BoolArray
+    liquidating_now: BoolArray
+    #: The changed rows' update columns (asset_id + the service's UPDATED_COLUMNS), in pool order.
+    pool_updates: pl.DataFrame
+    #: (asset id, reason) of the assets that leave the pool today, by asset id.
+    removals: list[tuple[str, str]]
+    #: How many of ``events`` the settlement made (the first ones, whatever ``finish_day`` appends).
+    settled_events: int
+
+
+def settle_day(
+    ctx: DayContext,
+    day: date,
+    pool: pl.DataFrame | DayPool,
+    inputs: Mapping[str, pl.DataFrame],
+    state: PlanState,
+    open_repurchases: Sequence[OpenRepurchase],
+) -> Settlement:
+    """The first part of business day ``day`` (arguments as :func:`run_day`): see :class:`Settlement`."""
     ledger = Ledger(state.balances)
     events: list[AssetEvent] = []
     reasons: list[str] = []
@@ -572,7 +614,6 @@ def run_day(
             changed.add(asset_id)
 
     # 3. forced liquidations (强制平仓) and recoveries.
-    shortfall_assets: set[str] = set()
     liquidations = inputs.get("liquidations")
     if liquidations is not None and liquidations.height:
         recovered_principal = recovered_interest = 0
@@ -596,8 +637,6 @@ def run_day(
                 recovered_interest += i
                 shortfall = int(liquidation["shortfall_fen"] or 0)
                 status_updates[asset_id] = "defaulted" if shortfall > 0 or balance_of[asset_id] > 0 else "repaid"
-                if status_updates[asset_id] == "defaulted":
-                    shortfall_assets.add(asset_id)
                 events.append(AssetEvent(asset_id, "liquidation", p, i, 0, detail=f"completed, shortfall {shortfall}"))
             changed.add(asset_id)
         for asset_id, status_now in status_updates.items():
@@ -670,6 +709,27 @@ def run_day(
         if item is not None and item.settled_on is None:
             updated_repurchases[asset_id] = replace(item, settled_on=day)
             events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
+
+    changed_rows = np.sort(day_pool.rows(changed))
+    return Settlement(ctx, day, inputs, state, day_pool, rows, ledger, events, reasons, indicators, removals,
+                      repurchases, updated_repurchases, defaulted_now, liquidating_now, rows.updates(changed_rows),
+                      sorted(removals.items()), len(events))
+
+
+def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) -> DayResult:
+    """The rest of the day after :func:`settle_day`: mark-to-market, classification, repurchase
+    instructions, status (windows, triggers), reserve, purchase, payment date, metrics and the
+    new state. ``owned_elsewhere`` as for :func:`run_day`. Changes no existing pool row."""
+    ctx, day, inputs, state = settled.ctx, settled.day, settled.inputs, settled.state
+    deal = ctx.deal
+    spec = deal.revolving
+    calendar = ctx.calendar
+    # Copies of what this part appends to, so a settlement can be finished again with the same result.
+    day_pool, rows, ledger, reasons = settled.day_pool, settled.rows, settled.ledger.copy(), list(settled.reasons)
+    events = list(settled.events)
+    indicators, removals = settled.indicators, settled.removal_reasons
+    repurchases, updated_repurchases = settled.repurchases, dict(settled.updated_repurchases)
+    defaulted_now, liquidating_now = settled.defaulted_now, settled.liquidating_now
 
     # 5. the day's asset tables: the candidates' texts join the carried vocabulary (pool codes
     #    remapped when it grows), the pool's table is its arrays as changed above, and mark to
@@ -940,16 +1000,14 @@ def run_day(
         one_off_fees_paid=books.one_off_fees_paid,
         interest_income_at_payment_fen=interest_mark,
     )
-    changed_rows = np.sort(day_pool.rows(changed))
-    pool_updates, end_pool = rows.end_of_day(day_pool, changed_rows, kept, purchases,
-                                               cand_table, selection.chosen if selection else None)
+    end_pool = rows.end_pool(day_pool, kept, purchases, cand_table, selection.chosen if selection else None)
     return DayResult(
         business_date=day,
         status=status,
         purchase_state=purchase_state,
         reasons=reasons,
-        pool_updates=pool_updates,
-        removals=sorted(removals.items()),
+        pool_updates=settled.pool_updates,
+        removals=settled.removals,
         purchases=purchases,
         delivery=delivery,
         events=events,
@@ -991,6 +1049,8 @@ class _DayRows:
         self.extensions_filled = False
         self.status: dict[int, str] = {}
         self._touched: dict[str, list[npt.NDArray[np.intp]]] = {}
+        self._changed_rows: npt.NDArray[np.intp] = np.zeros(0, np.intp)
+        self._final_columns: list[pl.Series] = []
         # Accrued unpaid interest as of today (``accrued_interest``, same float steps and rounding).
         rate = frame.get_column("rate").fill_null(0.0).to_numpy()
         days = np.maximum((self.day - self.cutoff).astype(np.int64), 0)
@@ -1042,17 +1102,22 @@ class _DayRows:
         out.append(status)
         return out
 
-    def end_of_day(self, pool: DayPool, changed_rows: npt.NDArray[np.intp], kept: BoolArray,
-                   purchases: pl.DataFrame, candidates: AssetTable,
-                   chosen: npt.NDArray[np.intp] | None) -> tuple[pl.DataFrame, DayPool]:
-        """The pool updates (the changed rows, in pool order) and the end-of-day pool: start
-        rows with the changed rows' non-null update values (as the written rows read back),
-        removed rows dropped, purchases appended; codes carried, not rebuilt."""
-        frame = self._frame
-        columns = self._columns()
-        updates = pl.DataFrame(columns).select(pl.all().gather(changed_rows))
+    def updates(self, changed_rows: npt.NDArray[np.intp]) -> pl.DataFrame:
+        """The pool updates: ``UPDATE_COLUMNS`` of ``changed_rows`` (in pool order), the rows
+        :meth:`end_pool` then takes the day's values of. Called once, after the last change."""
+        self._changed_rows = changed_rows
+        self._final_columns = self._columns()
+        return pl.DataFrame(self._final_columns).select(pl.all().gather(changed_rows))
+
+    def end_pool(self, pool: DayPool, kept: BoolArray, purchases: pl.DataFrame, candidates: AssetTable,
+                 chosen: npt.NDArray[np.intp] | None) -> DayPool:
+        """The end-of-day pool (after :meth:`updates`): start rows with the changed rows' non-null
+        update values (as the written rows read back), removed rows dropped, purchases appended;
+        codes carried, not rebuilt. ``pool``: the start pool, its codes possibly into a grown
+        vocabulary (``DayPool.recoded``)."""
+        frame, columns = self._frame, self._final_columns
         changed = np.zeros(frame.height, np.bool_)
-        changed[changed_rows] = True
+        changed[self._changed_rows] = True
         after = frame.with_columns(
             pl.when(pl.lit(pl.Series(changed) & column.is_not_null())).then(pl.lit(column))
             .otherwise(pl.col(column.name)).alias(column.name) for column in columns[1:]
@@ -1065,7 +1130,7 @@ class _DayRows:
         bought_ids = purchases.get_column("asset_id").to_list()
         ids = np.concatenate([pool.ids[kept], np.asarray(bought_ids, dtype=object)])
         index = pool.row_of.after(kept, pool.ids[~kept].tolist(), bought_ids, ids)
-        return updates, DayPool(after, ids, codes, pool.vocab, index)
+        return DayPool(after, ids, codes, pool.vocab, index)
 
 
 def _dec(value: Fraction) -> str:

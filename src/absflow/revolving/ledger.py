@@ -68,6 +68,12 @@ class Ledger:
             self.balances[account] += amount
         self.entries.append(entry)
 
+    def copy(self) -> Ledger:
+        """An independent ledger with the same balances and entries."""
+        twin = Ledger(self.balances)
+        twin.entries = list(self.entries)
+        return twin
+
     def move(self, memo: str, debit: str, credit: str, amount_fen: int) -> None:
         self.post(transfer(memo, debit, credit, amount_fen))
 

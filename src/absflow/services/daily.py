@@ -19,6 +19,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,10 +41,12 @@ from absflow.revolving.daily import (
     DayResult,
     OpenRepurchase,
     PlanState,
+    Settlement,
     asset_tables,
+    finish_day,
     opening_state,
+    settle_day,
 )
-from absflow.revolving.daily import run_day as step_day
 from absflow.revolving.daypool import POOL_COLUMNS, DayPool
 from absflow.revolving.delivery import delivery_list
 from absflow.services.calendar import service_calendar
@@ -58,7 +61,7 @@ from absflow.services.daily_inputs import (
 from absflow.services.deals import current_deal_row, deal_version_of
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
-from absflow.services.pool_changes import daily_pool_changes, log_pool_changes
+from absflow.services.pool_changes import daily_pool_changes, prepare_pool_changes, write_pool_changes
 from absflow.services.tapes import bulk_insert, read_query
 from absflow.store.daily import (
     DailyDayRow,
@@ -417,15 +420,25 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             DailyRepurchaseRow.due_on, DailyRepurchaseRow.principal_fen, DailyRepurchaseRow.interest_fen,
             DailyRepurchaseRow.received_fen, DailyRepurchaseRow.settled_on).where(
             DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None)))]
-        owned = _owned_elsewhere(session, inputs.get("candidates"))
-        result = step_day(day_ctx, business_date, day_pool, inputs, state, open_items, owned_elsewhere=owned)
-        after = result.pool_after
-        assert after is not None
-        _check_reconciles(result, after.frame)
-        summary = _summary(result)
+        # The day's writes run on a helper thread, in order, while this thread computes: the
+        # settlement's pool rows and events while the rest of the day is worked out, the purchases
+        # and the rest while the summary and the log entries are (docs/DAILY.md "One run").
+        with _writes_behind() as behind:
+            owned_lookup = behind.submit(_owned_elsewhere, session, inputs.get("candidates"))
+            settled = settle_day(day_ctx, business_date, day_pool, inputs, state, open_items)
+            behind.submit(_write_settlement, session, plan.id, settled)
+            result = finish_day(settled, owned_elsewhere=owned_lookup.result())
+            after = result.pool_after
+            assert after is not None
+            _check_reconciles(result, after.frame)
+            finished = behind.submit(_write_finish, session, plan.id, result, settled.settled_events)
+            summary = _summary(result)
+            changes = prepare_pool_changes(daily_pool_changes(pool, result.purchases, result.removals),
+                                           "daily.run")
+            finished.result()  # the writes before it ran first; an error in any of them is raised here
         index = _persist(session, plan.id, plan_code, result, stored, summary, now)
-        log_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
-                         changes=daily_pool_changes(pool, result.purchases, result.removals), source="daily.run")
+        write_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
+                           prepared=changes)
         if _before_commit is not None:
             _before_commit(session)
     if cache is not None:  # committed: the pool after this day is the plan's pool at this version
@@ -693,10 +706,39 @@ def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame,
         cursor.execute("RESET enable_mergejoin")
 
 
-def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
-             summary: dict[str, Any], now: Any) -> int:
+@contextmanager
+def _writes_behind() -> Iterator[ThreadPoolExecutor]:
+    """One helper thread that runs the day's writes in the order submitted, on the run's own
+    connection and transaction, while the caller computes (the caller does not use the session
+    until it has the last write's result). SQLite steps and PostgreSQL round trips release the
+    interpreter, so the writes and the computing share the machine's cores. On leaving, waits
+    for every write: the transaction never commits or rolls back under a running statement."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="absflow-day-writes")
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True)
+
+
+def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> None:
+    """The settlement's writes: the pool rows it changes and removes, and its events."""
+    _write_pool_changes(session, plan_id, settled.pool_updates, settled.removals, settled.day)
+    _insert_events(session, plan_id, settled.day, settled.events[:settled.settled_events])
+
+
+def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[Any]) -> None:
+    if events:
+        bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
+            "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
+            "fee_fen": pl.Int64, "detail": pl.String,
+        }).with_columns(pl.when(pl.col("detail") != "").then(pl.col("detail").str.slice(0, 120)).alias("detail")),
+            {"plan_id": plan_id, "business_date": day})
+
+
+def _write_finish(session: Session, plan_id: int, result: DayResult, settled_events: int) -> None:
+    """The bulk writes of the rest of the day: purchases, the events after the settlement's,
+    postings, repurchase instructions and receipts."""
     day = result.business_date
-    _write_pool_changes(session, plan_id, result.pool_updates, result.removals, day)
     if result.purchases.height:
         bulk_insert(session, "pool_assets", result.purchases.select(
             pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"), pl.lit("margin_loan").alias("asset_type"),
@@ -704,12 +746,7 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
             "start_date", "maturity_date", "status", "region", "industry", "extension_count",
             "accrued_interest_fen", "maintenance_ratio", "branch", "cutoff_date", "acquired_on",
         ))
-    if result.events:
-        bulk_insert(session, "daily_asset_events", pl.DataFrame(result.events, orient="row", schema={
-            "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
-            "fee_fen": pl.Int64, "detail": pl.String,
-        }).with_columns(pl.when(pl.col("detail") != "").then(pl.col("detail").str.slice(0, 120)).alias("detail")),
-            {"plan_id": plan_id, "business_date": day})
+    _insert_events(session, plan_id, day, result.events[settled_events:])
     lines = [(number, account, amount, entry.memo[:120]) for number, entry in enumerate(result.entries, 1)
              for account, amount in entry.lines]
     if lines:
@@ -732,6 +769,12 @@ def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, 
             [(item.asset_id, item.received_fen, item.settled_on) for item in result.repurchase_updates],
             orient="row", schema={"asset_id": pl.String, "received_fen": pl.Int64, "settled_on": pl.Date},
         ).with_columns(pl.lit(plan_id).alias("plan_id")))
+
+
+def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
+             summary: dict[str, Any], now: Any) -> int:
+    """The day's rows after the bulk writes: distributions, the plan state, the log entry, the day row."""
+    day = result.business_date
     for dist in result.distributions:
         session.add(DailyDistributionRow(plan_id=plan_id, payment_date=dist.payment_date, tranche_id=dist.tranche_id,
                                          interest_due_fen=dist.interest_due_fen,

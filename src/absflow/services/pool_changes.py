@@ -110,12 +110,31 @@ def log_pool_changes(session: Session, *, plan_code: str, business_date: date, r
                      changes: Sequence[PoolChange] | pl.DataFrame, source: str) -> int | None:
     """Append ``pool.changed`` for a non-empty list and store its items; return the entry's index.
     ``changes``: PoolChange items or a frame of ``CHANGE_COLUMNS`` (``daily_pool_changes``)."""
+    prepared = prepare_pool_changes(changes, source)
+    return write_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=recorded_at,
+                              prepared=prepared)
+
+
+def prepare_pool_changes(changes: Sequence[PoolChange] | pl.DataFrame,
+                         source: str) -> tuple[pl.DataFrame, dict[str, Any]] | None:
+    """The list in canonical order and its entry's payload (the leaves hashed), without the
+    store: :func:`write_pool_changes` writes them. None for an empty list."""
     frame = changes if isinstance(changes, pl.DataFrame) else changes_frame(changes)
     if frame.height == 0:
         return None
     items = ordered_frame(frame.select(list(CHANGE_COLUMNS)))
+    return items, change_payload(items, source)
+
+
+def write_pool_changes(session: Session, *, plan_code: str, business_date: date, recorded_at: datetime,
+                       prepared: tuple[pl.DataFrame, dict[str, Any]] | None) -> int | None:
+    """Append the ``pool.changed`` entry of a :func:`prepare_pool_changes` list and store its
+    items in the caller's transaction; the entry's index (None for an empty list)."""
+    if prepared is None:
+        return None
+    items, payload = prepared
     index = append_event(session, entry_type=POOL_CHANGE_TYPE, plan_code=plan_code, business_date=business_date,
-                         recorded_at=recorded_at, payload=change_payload(items, source))
+                         recorded_at=recorded_at, payload=payload)
     # The driver's bulk path (COPY on PostgreSQL, executemany on SQLite): thousands of items a day.
     bulk_insert(session, PoolChangeItemRow.__tablename__, items.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), "asset_id", "change", "amount_fen", "reason"),
