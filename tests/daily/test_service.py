@@ -21,6 +21,7 @@ from absflow.services import daily as daily_service
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
 from absflow.services.simulate import simulate
+from absflow.services.tapes import pool_rows_sql
 from absflow.store.db import make_engine
 from absflow.store.migrate import upgrade
 
@@ -58,9 +59,11 @@ def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-unty
         plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": plan_code}).scalar_one()
         q = {"p": plan_id}
         return {
-            "pool": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
-                "SELECT asset_id, balance_fen, accrued_interest_fen, cutoff_date, maturity_date, status, "
-                "acquired_on, removed_on, removal_reason FROM pool_assets WHERE plan_id = :p"), q)),
+            "pool": sorted(tuple(str(x) for x in r) for r in conn.execute(text(pool_rows_sql(
+                ("asset_id", "balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "status",
+                 "acquired_on", "removed_on", "removal_reason"), "p.plan_id = :p")), q)),
+            "states": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT * FROM pool_asset_states"))),
             "days": [tuple(str(x) for x in r) for r in conn.execute(text(
                 "SELECT business_date, status, purchase_state, pool_balance_fen, cash_fen, delivery_sha256, "
                 "result_json FROM daily_days WHERE plan_id = :p ORDER BY business_date"), q)],
@@ -319,9 +322,10 @@ def test_cached_pool_is_never_used_stale(ctx: Context, tmp_path: Path) -> None:
 
 
 def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None:
-    """A day's updates and removals go in as one write per row (one statement shape per column set
-    on SQLite, one UPDATE … FROM on PostgreSQL); rows end as if the updates ran first, then the
-    removals: updated only, updated and removed, removed only, untouched."""
+    """A day's updates and removals: rows end as if the updates ran first, then the removals —
+    updated only (its values in its state row, the pool row as imported), updated and removed,
+    removed only (final values and removal in the pool row, no state row), untouched. A removed
+    asset that a previous day had changed takes its state row's values into its pool row."""
     from absflow.store.db import transaction
 
     code = _plan(ctx)
@@ -329,13 +333,30 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
     columns = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status",
                "removed_on", "removal_reason")
 
-    def rows() -> dict[str, tuple[str, ...]]:
+    def rows(sql: str = "p.asset_id IN ({})") -> dict[str, tuple[str, ...]]:
         with ctx.engine.connect() as conn:
-            return {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(
-                f"SELECT asset_id, {', '.join(columns)} FROM pool_assets WHERE asset_id IN "
-                f"({', '.join(repr(i) for i in ids)})"))}
+            return {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(pool_rows_sql(
+                ("asset_id", *columns), sql.format(", ".join(repr(i) for i in ids)))))}
 
+    def states() -> set[str]:
+        with ctx.engine.connect() as conn:
+            return {r[0] for r in conn.execute(text("SELECT asset_id FROM pool_asset_states"))}
+
+    # A previous day changed ids[4] (removed only today) and ids[5] (untouched today).
+    earlier = pl.DataFrame({"asset_id": [ids[4], ids[5]], "balance_fen": [11, 12], "accrued_interest_fen": [0, 0],
+                            "cutoff_date": [date(2017, 8, 31)] * 2, "maturity_date": [date(2018, 1, 1)] * 2,
+                            "extension_count": [0, 0], "status": ["normal", "normal"]})
+    with transaction(ctx.engine) as session:
+        plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+        daily_service._write_pool_changes(session, plan_id, earlier, [], date(2017, 8, 31), earlier.head(0))
+    assert states() == {ids[4], ids[5]}
     before = rows()
+    assert before[ids[4]][0] == "11" and before[ids[5]][0] == "12"
+    start_of_day = pl.DataFrame({"asset_id": ids}).join(pl.DataFrame(
+        [(a, *(None if v == "None" else v for v in before[a][:6])) for a in ids], orient="row",
+        schema=["asset_id", *columns[:6]]), on="asset_id").with_columns(
+        pl.col("balance_fen", "accrued_interest_fen", "extension_count").cast(pl.Int64),
+        pl.col("cutoff_date", "maturity_date").str.to_date())
     day = date(2017, 9, 1)
     updates = pl.DataFrame({
         "asset_id": ids[:4], "balance_fen": [0, 5, 0, 7], "accrued_interest_fen": [1, 2, 3, 4],
@@ -345,8 +366,13 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
     removals = [(ids[0], "repaid"), (ids[2], "repurchased:risk"), (ids[4], "repurchased:" + "x" * 40)]
     with transaction(ctx.engine) as session:
         plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
-        daily_service._write_pool_changes(session, plan_id, updates, removals, day)
+        daily_service._write_pool_changes(session, plan_id, updates, removals, day, start_of_day)
     after = rows()
+    assert states() == {ids[1], ids[3], ids[5]}  # the updated assets that stay, and the one untouched
+    with ctx.engine.connect() as conn:  # a removed row is complete on its own (no state row to read)
+        raw = {r[0]: str(r[1]) for r in conn.execute(text(
+            f"SELECT asset_id, balance_fen FROM pool_assets WHERE asset_id IN ('{ids[0]}', '{ids[4]}')"))}
+    assert raw == {ids[0]: "0", ids[4]: "11"}
     for i, asset in enumerate(ids):
         want = list(before[asset])
         if i < 4:

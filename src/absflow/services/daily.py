@@ -62,7 +62,7 @@ from absflow.services.deals import current_deal_row, deal_version_of
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
 from absflow.services.pool_changes import daily_pool_changes, prepare_pool_changes, write_pool_changes
-from absflow.services.tapes import bulk_insert, read_query
+from absflow.services.tapes import STATE_COLUMNS, bulk_insert, pool_rows_sql, read_query
 from absflow.store.daily import (
     DailyDayRow,
     DailyDistributionRow,
@@ -75,6 +75,11 @@ from absflow.store.tapes import TapeBatchRow
 
 #: SQLite: how long a daily run waits for another writer before reporting a conflict (ms).
 SQLITE_RUN_WAIT_MS = 1500
+#: SQLite: the page cache of a daily run's connection while it runs (KiB; the default is 2 MiB).
+#: A day at 200,000 loans changes rows and index entries on ≈ 10,000 pages; with the default the
+#: same pages were evicted and read back within the day (removals 121 → 64 ms a day measured at
+#: 256 MiB, docs/PERFORMANCE.md). Pages are allocated as used and freed when the run ends.
+SQLITE_RUN_CACHE_KIB = 262_144
 
 #: Test hook: called inside the run's transaction after the lock is held and the work is done,
 #: before commit (tests use it to kill the process or to hold the lock).
@@ -257,7 +262,7 @@ def _stored_input_bytes(session: Session, plan_id: int, day: date) -> dict[str, 
 
 def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
     columns = list(POOL_COLUMNS)
-    sql = f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND removed_on IS NULL ORDER BY id"
+    sql = pool_rows_sql(columns, "p.plan_id = :plan_id AND p.removed_on IS NULL", "p.id")
     schema = {c: _DTYPES[c] for c in columns}
     frame = read_query(session, sql, {"plan_id": plan_id}, schema)
     return frame.with_columns(
@@ -293,10 +298,13 @@ def _run_transaction(ctx: Context, plan_code: str) -> Iterator[Session]:
     engine = ctx.engine
     connection = engine.connect()
     raw: Any = None
+    cache_before: Any = None
     try:
         if is_sqlite(engine):
             raw = connection.connection.driver_connection
             raw.execute(f"PRAGMA busy_timeout={SQLITE_RUN_WAIT_MS}")
+            cache_before = raw.execute("PRAGMA cache_size").fetchone()[0]
+            raw.execute(f"PRAGMA cache_size = -{SQLITE_RUN_CACHE_KIB}")
         session = session_factory(engine)(bind=connection)
         try:
             with session.begin():
@@ -317,6 +325,7 @@ def _run_transaction(ctx: Context, plan_code: str) -> Iterator[Session]:
     finally:
         if raw is not None:
             raw.execute("PRAGMA busy_timeout=10000")
+            raw.execute(f"PRAGMA cache_size = {int(cache_before)}")
         connection.close()
 
 
@@ -582,8 +591,9 @@ def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataF
     if not ids:
         return pl.DataFrame(schema=schema)
     rows = session.execute(*_for_ids(
-        session, "SELECT asset_id, balance_fen, maturity_date FROM pool_assets WHERE asset_type = 'margin_loan' "
-        "AND asset_id {ids} AND removed_on IS NULL AND +plan_id = :plan_id", ids, {"plan_id": plan_id})).all()
+        session, pool_rows_sql(("asset_id", "balance_fen", "maturity_date"), "p.asset_type = 'margin_loan' "
+                               "AND p.asset_id {ids} AND p.removed_on IS NULL AND +p.plan_id = :plan_id"),
+        ids, {"plan_id": plan_id})).all()
     raw = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row")
     return raw.with_columns(
         pl.col("maturity_date").cast(pl.String).str.slice(0, 10).str.to_date() if raw.schema["maturity_date"] != pl.Date
@@ -610,7 +620,7 @@ def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
     binds positional parameters from tuples (dicts of named ones cost ≈ 40 % more per row)."""
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
-    if is_postgresql(connection.engine):  # few rows here; the pool's rows: _update_pool_rows
+    if is_postgresql(connection.engine):  # few rows here; the pool's rows: _write_pool_changes
         with raw.cursor() as cursor:
             cursor.executemany(_NAMED.sub(r"%(\1)s", sql), rows.to_dicts())
         return
@@ -626,84 +636,83 @@ _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "i
                              pl.Boolean: "boolean"}
 _temp_tables = itertools.count(1)
 
-#: Columns of ``pool_assets`` a day's run sets on the rows it changes, and on the rows it removes.
-UPDATED_COLUMNS = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status")
+#: Columns a day's run sets on the pool rows it changes (their current values: ``STATE_COLUMNS``),
+#: and also on the rows it removes.
+UPDATED_COLUMNS = STATE_COLUMNS
 REMOVAL_COLUMNS = ("removed_on", "removal_reason")
+
+_STATE_UPSERT = (f"INSERT INTO pool_asset_states (asset_type, asset_id, {', '.join(STATE_COLUMNS)}) "
+                 "{source} ON CONFLICT (asset_type, asset_id) DO UPDATE SET "
+                 + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS))
 
 
 def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, removals: Sequence[tuple[str, str]],
-                        day: date) -> None:
-    """The day's changes to the plan's active pool rows: ``updates`` (asset_id + UPDATED_COLUMNS)
-    and ``removals`` (asset id, reason) — each row written ONCE, though most removed assets are
-    also updated (a collection repaid the loan, the repurchase price came in). The rows end as
-    if the updates were applied first and the removals after them.
+                        day: date, pool_before: pl.DataFrame) -> None:
+    """The day's changes to the plan's active pool rows: ``updates`` (asset_id + UPDATED_COLUMNS,
+    the changed rows' values at the end of the day) and ``removals`` (asset id, reason);
+    ``pool_before``: the pool at the start of the day (the values of a removed row no update changed).
 
-    SQLite: one statement shape per set of columns (updated only, updated and removed, removed
-    only), ≈ 2,600 fewer statements a day at 200,000 loans. PostgreSQL: one ``UPDATE … FROM``
-    of all rows; a flag per group says which columns a row sets (the others keep their values)."""
+    An asset that stays gets its values in its ``pool_asset_states`` row (inserted or replaced: a
+    narrow row, keyed by asset); an asset that leaves gets its final values written into its
+    ``pool_assets`` row with ``removed_on`` and its state row deleted (migration tape_0005). Each
+    asset is written once. SQLite: the driver's ``executemany`` in asset-id order (the state
+    table's key order); PostgreSQL: the rows COPYed into a temporary table, then one statement each."""
     removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
                            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
         pl.lit(day, dtype=pl.Date).alias("removed_on"))
     updates = updates.select("asset_id", *UPDATED_COLUMNS)
-    if is_postgresql(session.connection().engine):
-        rows = updates.with_columns(pl.lit(True).alias("updated")).join(
-            removed.with_columns(pl.lit(True).alias("removed")), on="asset_id", how="full", coalesce=True,
-            maintain_order="left_right",
-        ).with_columns(pl.col("updated", "removed").fill_null(False))
-        if rows.height:
-            _update_pool_rows(session, plan_id, rows, {"updated": UPDATED_COLUMNS, "removed": REMOVAL_COLUMNS})
+    leaving = pl.col("asset_id").is_in(removed.get_column("asset_id").implode())
+    kept = updates.filter(~leaving).sort("asset_id")
+    unchanged = pool_before.select("asset_id", *UPDATED_COLUMNS).filter(
+        leaving & ~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))
+    gone = removed.join(pl.concat([updates.filter(leaving), unchanged], how="vertical_relaxed"), on="asset_id",
+                        how="inner", maintain_order="left").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS)
+    folded = ", ".join(f"{c} = :{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
+    if not is_postgresql(session.connection().engine):
+        if kept.height:
+            _execute_many(session, _STATE_UPSERT.format(source="VALUES ('margin_loan', :asset_id, " + ", ".join(
+                f":{c}" for c in STATE_COLUMNS) + ")"), kept)
+        if gone.height:
+            # "+plan_id" keeps the planner on the active-asset unique index (not the (plan_id,
+            # removed_on) index, a scan of the plan's pool).
+            _execute_many(session, f"UPDATE pool_assets SET {folded} WHERE asset_type = 'margin_loan' "
+                          "AND asset_id = :asset_id AND removed_on IS NULL AND +plan_id = :plan_id",
+                          gone.with_columns(pl.lit(plan_id).alias("plan_id")))
+            _execute_many(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' "
+                          "AND asset_id = :asset_id", gone.select("asset_id"))
         return
-    removed_ids = removed.get_column("asset_id")
-    for part in (updates.filter(~pl.col("asset_id").is_in(removed_ids.implode())),
-                 updates.join(removed, on="asset_id", how="inner", maintain_order="left"),
-                 removed.filter(~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))):
-        if part.height:
-            _update_pool_rows(session, plan_id, part)
+    raw: Any = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        if kept.height:
+            name = _copy_to_temporary(cursor, kept)
+            cursor.execute(_STATE_UPSERT.format(source=f"SELECT 'margin_loan', asset_id, {', '.join(STATE_COLUMNS)} "
+                                                f"FROM {name}"))
+        if gone.height:
+            name = _copy_to_temporary(cursor, gone)
+            # Through the (asset_type, asset_id) index, one probe per row: the planner prefers a hash
+            # join over a scan of the whole table, which grows by every asset ever bought.
+            cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute("SET LOCAL enable_mergejoin = off")
+            cursor.execute(f"UPDATE pool_assets AS p SET {folded.replace(':', 'u.')} FROM {name} AS u "
+                           "WHERE p.asset_type = 'margin_loan' AND p.asset_id = u.asset_id AND p.removed_on IS NULL "
+                           "AND p.plan_id = %s", (plan_id,))
+            cursor.execute(f"DELETE FROM pool_asset_states AS s USING {name} AS u WHERE s.asset_type = 'margin_loan' "
+                           "AND s.asset_id = u.asset_id")
+            cursor.execute("RESET enable_hashjoin")
+            cursor.execute("RESET enable_mergejoin")
 
 
-def _update_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame,
-                      guarded: dict[str, Sequence[str]] | None = None) -> None:
-    """Set the columns of ``rows`` (besides ``asset_id``) on the plan's active pool rows of those assets.
-
-    PostgreSQL: COPY the rows into a temporary table (dropped at commit), ANALYZE it, and
-    apply them with ONE ``UPDATE … FROM`` join, one index probe per row: per-row statements
-    cost ≈ 75 µs of client time each through psycopg's pipeline, ≈ 1 s a day at 200,000 loans.
-    ``guarded``: flag column → the columns it guards; a row sets them only where its flag is true
-    (the row keeps its values otherwise). SQLite: one statement per row by the driver's
-    ``executemany`` through the active-asset unique index ("+plan_id" keeps the planner off the
-    (plan_id, removed_on) index, a scan of the pool); no ``guarded`` there."""
-    guarded = guarded or {}
-    flags = set(guarded)
-    columns = [c for c in rows.columns if c != "asset_id" and c not in flags]
-    connection = session.connection()
-    if not is_postgresql(connection.engine):
-        assert not guarded, "SQLite: one statement shape per set of columns"
-        sets = ", ".join(f"{c} = :{c}" for c in columns)
-        _execute_many(session, (
-            f"UPDATE pool_assets SET {sets} WHERE asset_type = 'margin_loan' AND asset_id = :asset_id "
-            "AND removed_on IS NULL AND +plan_id = :plan_id"), rows.with_columns(pl.lit(plan_id).alias("plan_id")))
-        return
-    raw: Any = connection.connection.driver_connection
-    name = f"day_pool_updates_{next(_temp_tables)}"
+def _copy_to_temporary(cursor: Any, rows: pl.DataFrame) -> str:
+    """PostgreSQL: ``rows`` COPYed into a new temporary table (dropped at commit), analyzed; its name."""
+    name = f"day_pool_rows_{next(_temp_tables)}"
     body = ", ".join(f"{c} {_PG_TYPES[rows.schema[c].base_type()]}" for c in rows.columns)
     buffer = io.BytesIO()
     rows.write_csv(buffer, include_header=False, null_value="")
-    flag_of = {c: flag for flag, guarded_columns in guarded.items() for c in guarded_columns}
-    sets = ", ".join(f"{c} = CASE WHEN u.{flag_of[c]} THEN u.{c} ELSE p.{c} END" if c in flag_of else f"{c} = u.{c}"
-                     for c in columns)
-    with raw.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {name} ({body}) ON COMMIT DROP")
-        with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getvalue())
-        cursor.execute(f"ANALYZE {name}")
-        # Through the (asset_type, asset_id) index, one probe per row: the planner prefers a hash join
-        # over a scan of the whole table, which grows by every asset ever bought (2.4× slower at 200,000).
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
-        cursor.execute(f"UPDATE pool_assets AS p SET {sets} FROM {name} AS u WHERE p.asset_type = 'margin_loan' "
-                       "AND p.asset_id = u.asset_id AND p.removed_on IS NULL AND p.plan_id = %s", (plan_id,))
-        cursor.execute("RESET enable_hashjoin")
-        cursor.execute("RESET enable_mergejoin")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ({body}) ON COMMIT DROP")
+    with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+    cursor.execute(f"ANALYZE {name}")
+    return name
 
 
 @contextmanager
@@ -722,7 +731,8 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
 
 def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> None:
     """The settlement's writes: the pool rows it changes and removes, and its events."""
-    _write_pool_changes(session, plan_id, settled.pool_updates, settled.removals, settled.day)
+    _write_pool_changes(session, plan_id, settled.pool_updates, settled.removals, settled.day,
+                        settled.day_pool.frame)
     _insert_events(session, plan_id, settled.day, settled.events[:settled.settled_events])
 
 
@@ -986,8 +996,8 @@ def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
     columns = list(POOL_COLUMNS)
     frame = read_query(
         session,
-        f"SELECT {', '.join(columns)} FROM pool_assets WHERE plan_id = :plan_id AND acquired_on <= :day "
-        "AND (removed_on IS NULL OR removed_on > :day) ORDER BY id",
+        pool_rows_sql(columns, "p.plan_id = :plan_id AND p.acquired_on <= :day "
+                      "AND (p.removed_on IS NULL OR p.removed_on > :day)", "p.id"),
         {"plan_id": plan_id, "day": day}, {c: _DTYPES[c] for c in columns},
     )
     later = read_query(

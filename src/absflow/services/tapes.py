@@ -18,7 +18,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -418,6 +418,22 @@ POOL_DTYPES: dict[str, pl.DataType] = {
     "creditor_id": pl.String(), "cutoff_date": pl.Date(), "source_row": pl.Int64(), "acquired_on": pl.Date(),
     "removed_on": pl.Date(), "removal_reason": pl.String(),
 }
+#: Columns of ``pool_assets`` whose current value for an active asset is its ``pool_asset_states``
+#: row's when it has one (a daily run changed it; migration tape_0005).
+STATE_COLUMNS = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status")
+
+
+def pool_rows_sql(columns: Sequence[str], where: str, order: str = "") -> str:
+    """SELECT of ``columns`` of the ``pool_assets`` rows (alias ``p``) matching ``where``, with an
+    active asset's ``STATE_COLUMNS`` taken from its state row where it has one. ``where`` and
+    ``order`` name the table's columns as ``p.<column>``."""
+    picked = ", ".join(f"CASE WHEN s.asset_id IS NULL THEN p.{c} ELSE s.{c} END AS {c}" if c in STATE_COLUMNS
+                       else f"p.{c}" for c in columns)
+    return (f"SELECT {picked} FROM pool_assets p LEFT JOIN pool_asset_states s ON p.removed_on IS NULL "
+            f"AND s.asset_type = p.asset_type AND s.asset_id = p.asset_id WHERE {where}"
+            + (f" ORDER BY {order}" if order else ""))
+
+
 _MEMBERSHIP = ("id", "batch_id", "asset_type", "cutoff_date", "source_row", "acquired_on", "removed_on",
                "removal_reason")
 _ALWAYS = ("asset_id", "obligor_id", "balance_fen", "original_principal_fen", "rate", "start_date",
@@ -449,16 +465,16 @@ def load_pool_frame(ctx: Context, plan_code: str, as_of: date | None = None) -> 
         plan = load_plan_row(session, plan_code)
         kind = TapeKind(plan.asset_type)
         stored = [c for c in POOL_DTYPES if c in set(ASSET_COLUMNS[kind]) | set(_ALWAYS) | set(_MEMBERSHIP)]
-        where = "plan_id = :plan_id"
+        where = "p.plan_id = :plan_id"
         params: dict[str, Any] = {"plan_id": plan.id}
         if as_of is None:
-            where += " AND removed_on IS NULL"
+            where += " AND p.removed_on IS NULL"
         else:
-            where += " AND acquired_on <= :as_of AND (removed_on IS NULL OR removed_on > :as_of)"
+            where += " AND p.acquired_on <= :as_of AND (p.removed_on IS NULL OR p.removed_on > :as_of)"
             params["as_of"] = as_of
         # Sorted here, not by the database: PostgreSQL sorted a million rows on disk (work_mem)
         # after reading them through the (plan_id, removed_on) index.
-        sql = f"SELECT {', '.join(stored)} FROM pool_assets WHERE {where}"
+        sql = pool_rows_sql(stored, where)
         frame = read_query(session, sql, params, {c: POOL_DTYPES[c] for c in stored}).sort("id")
     return _pool_view(kind, frame, as_of)
 

@@ -120,6 +120,23 @@ class PoolAssetRow(Base):
     removal_reason: Mapped[str | None] = mapped_column(String(32))
 
 
+class PoolAssetStateRow(Base):
+    """The current changing values of an active pool asset a daily run has changed (migration
+    tape_0005): they override its ``pool_assets`` row's until it leaves the pool, when they are
+    written into that row and this one is deleted. Keyed like the active-asset unique index."""
+
+    __tablename__ = "pool_asset_states"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    asset_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
+    accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
+    cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
+    maturity_date: Mapped[date | None] = mapped_column(Date)
+    extension_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
 class PerformanceRecordRow(Base):
     """One loan in one month (static-pool / roll-rate history). Money in fen."""
 
