@@ -55,6 +55,12 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def connections_share_data(engine: Engine) -> bool:
+    """Do two connections of ``engine`` see one database (a server, or a SQLite file — not an
+    in-memory SQLite database, which is one per connection)?"""
+    return not is_sqlite(engine) or _sqlite_file(engine.url.render_as_string(hide_password=False)) is not None
+
+
 #: SQLite: WAL pages after which a committing connection copies the WAL back into the database
 #: itself (default 1,000) — a backstop: normally the checkpointer thread has done it already.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 65_536
