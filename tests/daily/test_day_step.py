@@ -222,3 +222,39 @@ def test_row_index_carried_equals_a_fresh_one(steps: list[tuple[list[bool], int]
             # the day before's index, used again (its day did not commit), still answers for its pool
             assert {a: previous[a] for a in previous} == {a: i for i, a in enumerate(previous_ids)}
             assert index.rows([*ids, "gone"]).tolist() == [*range(len(ids)), -1]
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_a_settled_day_changes_every_row_the_day_changes(seed: int) -> None:
+    """The settlement holds all of the day's changes to existing rows (what the service writes
+    while ``finish_day`` runs): the end-of-day pool's kept rows are the start rows with exactly the
+    settlement's updates, the removals are the settlement's, ``run_day`` gives the same, and
+    finishing a settlement again gives the same result (finish_day changes nothing it is given)."""
+    from absflow.revolving.daily import finish_day, settle_day
+
+    market = SyntheticMarket(MarketConfig(clients=3000, candidates_per_day=300, mean_loan_yuan=400_000), seed=seed)
+    pool = market.initial_pool(4000, DEAL.dates.establishment)
+    days = CAL.trading_days(CAL.next_trading_day(DEAL.dates.establishment), DEAL.dates.expected_maturity)  # type: ignore[arg-type]
+    state = opening_state(CTX, pool, days[0])
+    owned = set(pool.get_column("asset_id").to_list())
+    for day, next_day in zip(days[:4], days[1:5], strict=True):
+        inputs = market.day_inputs(day, pool, next_day, [])
+        settled = settle_day(CTX, day, pool, inputs, state, [])
+        first = finish_day(settled, owned_elsewhere=owned)
+        again = finish_day(settled, owned_elsewhere=owned)
+        whole = run_day(CTX, day, pool, inputs, state, [], owned_elsewhere=owned)
+        for other in (again, whole):
+            assert other.state == first.state and other.entries == first.entries and other.events == first.events
+            assert other.purchases.equals(first.purchases) and other.removals == first.removals
+        assert first.pool_updates is settled.pool_updates and first.removals == settled.removals
+        assert first.events[:settled.settled_events] == settled.events
+        assert first.pool_updates.height > 0, "a day with collections changes rows"
+        gone = [a for a, _ in settled.removals]
+        kept_before = pool.filter(~pl.col("asset_id").is_in(gone))
+        expected = kept_before.update(settled.pool_updates, on="asset_id", how="left")
+        assert first.pool_after is not None
+        after = first.pool_after.frame.filter(pl.col("asset_id").is_in(kept_before.get_column("asset_id").implode()))
+        assert after.select(expected.columns).equals(expected), day
+        pool, state = first.pool_after.frame, first.state
+        owned.update(first.purchases.get_column("asset_id").to_list())
