@@ -237,8 +237,7 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
                                     str(row["new_due_date"])))
     receipts = new.get("repurchase_receipts")
     if receipts is not None and receipts.height:
-        open_ids = set(session.execute(select(DailyRepurchaseRow.asset_id).where(
-            DailyRepurchaseRow.plan_id == plan_id, DailyRepurchaseRow.settled_on.is_(None))).scalars())
+        open_ids = set(open_repurchases(session, plan_id).get_column("asset_id").to_list())
         for row in receipts.iter_rows(named=True):
             if row["contract_id"] in active and row["contract_id"] not in open_ids:
                 issues.append(Issue("no_open_repurchase", f"repurchase_receipts: no open repurchase instruction for "
@@ -257,6 +256,23 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
                                     Location(row=row["source_row"], column="security_code", field_path="positions"),
                                     row["security_code"]))
     return issues
+
+
+#: Columns of ``open_repurchases`` (an ``OpenRepurchase``'s fields, in order).
+OPEN_REPURCHASE_COLUMNS: dict[str, Any] = {
+    "asset_id": pl.String(), "reason": pl.String(), "instructed_on": pl.Date(), "due_on": pl.Date(),
+    "principal_fen": pl.Int64(), "interest_fen": pl.Int64(), "received_fen": pl.Int64(), "settled_on": pl.Date()}
+
+
+def open_repurchases(session: Session, plan_id: int, due_by: date | None = None) -> pl.DataFrame:
+    """The plan's open repurchase instructions (``OPEN_REPURCHASE_COLUMNS``; those due by
+    ``due_by`` when given), through the open-instructions index and the driver's fast path: at
+    the end of term every asset left is instructed at once (≈ 170,000 open at 200,000 loans, read
+    in ≈ 2.7 s a day as mapped rows)."""
+    due = "" if due_by is None else " AND due_on <= :due_by"
+    return read_query(session, f"SELECT {', '.join(OPEN_REPURCHASE_COLUMNS)} FROM daily_repurchases "
+                      f"WHERE plan_id = :plan_id AND settled_on IS NULL{due}",
+                      {"plan_id": plan_id, **({} if due_by is None else {"due_by": due_by})}, OPEN_REPURCHASE_COLUMNS)
 
 
 def _stored_inputs(session: Session, plan_id: int, day: date) -> dict[str, pl.DataFrame]:
@@ -434,11 +450,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             state = opening_state(day_ctx, pool, business_date)
         else:
             state = PlanState.from_json(state_row.state_json)
-        open_items = [OpenRepurchase(*r) for r in session.execute(select(
-            DailyRepurchaseRow.asset_id, DailyRepurchaseRow.reason, DailyRepurchaseRow.instructed_on,
-            DailyRepurchaseRow.due_on, DailyRepurchaseRow.principal_fen, DailyRepurchaseRow.interest_fen,
-            DailyRepurchaseRow.received_fen, DailyRepurchaseRow.settled_on).where(
-            DailyRepurchaseRow.plan_id == plan.id, DailyRepurchaseRow.settled_on.is_(None)))]
+        open_items = [OpenRepurchase(*r) for r in open_repurchases(session, plan.id).iter_rows()]
         # The day's writes run on a helper thread, in order, while this thread computes: the
         # settlement's pool rows and events while the rest of the day is worked out, the purchases
         # and the rest while the summary and the log entries are (docs/DAILY.md "One run").

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
 
 from absflow.calendar import Calendar
 from absflow.deal import Deal, parse_deal_text
@@ -30,11 +29,11 @@ from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 from absflow.services import plans as plan_service
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
-from absflow.services.daily import DayRun, batch_gc, run_day, store_inputs
+from absflow.services.daily import DayRun, batch_gc, open_repurchases, run_day, store_inputs
 from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
-from absflow.store.daily import DailyPlanStateRow, DailyRepurchaseRow
+from absflow.store.daily import DailyPlanStateRow
 from absflow.store.db import read_transaction
 
 TAPE_COLUMNS = {
@@ -171,10 +170,8 @@ def simulate(
                 plan_row = load_plan_row(session, plan_code)
                 state_row = session.get(DailyPlanStateRow, plan_row.id)
                 pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
-                due = [(r.asset_id, r.principal_fen + r.interest_fen - r.received_fen) for r in session.execute(
-                    select(DailyRepurchaseRow).where(DailyRepurchaseRow.plan_id == plan_row.id,
-                                                     DailyRepurchaseRow.settled_on.is_(None),
-                                                     DailyRepurchaseRow.due_on <= day)).scalars()]
+                due = list(open_repurchases(session, plan_row.id, due_by=day).select(
+                    "asset_id", pl.col("principal_fen") + pl.col("interest_fen") - pl.col("received_fen")).iter_rows())
             lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
             next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
             frames = synthetic.day_inputs(day, pool, next_day, sorted(due))
