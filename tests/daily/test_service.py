@@ -546,3 +546,23 @@ def test_downgrading_the_state_table_folds_it_into_the_pool_rows(engine) -> None
         assert "pool_asset_states" not in tables
     finally:
         command.upgrade(alembic_config(engine), "heads")
+
+
+def test_a_failed_write_on_the_helper_thread_is_raised_and_nothing_is_kept(
+        ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settlement's writes run on a helper thread: its error is the one the run raises (not a
+    later write's complaint about the aborted transaction), and the day leaves nothing."""
+    code = _plan(ctx)
+    daily_service.store_inputs(ctx, code, FIRST, _day_frames(FIRST, _pool_ids(ctx, code)))
+    before = _state(ctx.engine, code)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full while writing the pool rows")
+
+    monkeypatch.setattr(daily_service, "_write_pool_changes", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        daily_service.run_day(ctx, code, FIRST, checkpoint=False)
+    assert _state(ctx.engine, code) == before
+    monkeypatch.undo()
+    run = daily_service.run_day(ctx, code, FIRST, checkpoint=False)  # the same day runs once fixed
+    assert not run.already_done and _state(ctx.engine, code)["days"][0][0] == str(FIRST)

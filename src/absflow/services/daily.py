@@ -459,7 +459,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             owned_lookup = reads.submit(_owned_elsewhere_committed, ctx.engine, candidates) if \
                 connections_share_data(ctx.engine) else behind.submit(_owned_elsewhere, session, candidates)
             settled = settle_day(day_ctx, business_date, day_pool, inputs, state, open_items)
-            behind.submit(_write_settlement, session, plan.id, settled)
+            settlement_written = behind.submit(_write_settlement, session, plan.id, settled)
             result = finish_day(settled, owned_elsewhere=owned_lookup.result())
             after = result.pool_after
             assert after is not None
@@ -468,7 +468,8 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             summary = _summary(result)
             changes = prepare_pool_changes(daily_pool_changes(pool, result.purchases, result.removals),
                                            "daily.run")
-            finished.result()  # the writes before it ran first; an error in any of them is raised here
+            settlement_written.result()  # the first write's error, if any (the later ones would only
+            finished.result()  # report the aborted transaction)
         index = _persist(session, plan.id, plan_code, result, stored, summary, now)
         write_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
                            prepared=changes)
