@@ -468,8 +468,10 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             summary = _summary(result)
             changes = prepare_pool_changes(daily_pool_changes(pool, result.purchases, result.removals),
                                            "daily.run")
-            settlement_written.result()  # the first write's error, if any (the later ones would only
-            finished.result()  # report the aborted transaction)
+            # The first failed write's own error, if any: a later write may succeed (SQLite) or only
+            # report the aborted transaction (PostgreSQL).
+            settlement_written.result()
+            finished.result()
         index = _persist(session, plan.id, plan_code, result, stored, summary, now)
         write_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
                            prepared=changes)
