@@ -508,11 +508,10 @@ class Settlement:
     day_pool: DayPool
     rows: _DayRows
     ledger: Ledger
-    #: The day's events so far (every event of the settlement, in order; ``finish_day`` appends).
+    #: The settlement's events, in order (``finish_day``'s events begin with them).
     events: list[AssetEvent]
     reasons: list[str]
     indicators: dict[str, str]
-    removal_reasons: dict[str, str]
     repurchases: dict[str, OpenRepurchase]
     updated_repurchases: dict[str, OpenRepurchase]
     defaulted_now: BoolArray
@@ -521,8 +520,6 @@ class Settlement:
     pool_updates: pl.DataFrame
     #: (asset id, reason) of the assets that leave the pool today, by asset id.
     removals: list[tuple[str, str]]
-    #: How many of ``events`` the settlement made (the first ones, whatever ``finish_day`` appends).
-    settled_events: int
 
 
 def settle_day(
@@ -712,9 +709,9 @@ def settle_day(
             events.append(AssetEvent(asset_id, "repurchase_closed", detail="asset left the pool before payment"))
 
     changed_rows = np.sort(day_pool.rows(changed))
-    return Settlement(ctx, day, inputs, state, day_pool, rows, ledger, events, reasons, indicators, removals,
-                      repurchases, updated_repurchases, defaulted_now, liquidating_now, rows.updates(changed_rows),
-                      sorted(removals.items()), len(events))
+    return Settlement(ctx, day, inputs, state, day_pool, rows, ledger, events, reasons, indicators, repurchases,
+                      updated_repurchases, defaulted_now, liquidating_now, rows.updates(changed_rows),
+                      sorted(removals.items()))
 
 
 def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) -> DayResult:
@@ -728,7 +725,7 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
     # Copies of what this part appends to, so a settlement can be finished again with the same result.
     day_pool, rows, ledger, reasons = settled.day_pool, settled.rows, settled.ledger.copy(), list(settled.reasons)
     events = list(settled.events)
-    indicators, removals = settled.indicators, settled.removal_reasons
+    indicators, removals = settled.indicators, dict(settled.removals)
     repurchases, updated_repurchases = settled.repurchases, dict(settled.updated_repurchases)
     defaulted_now, liquidating_now = settled.defaulted_now, settled.liquidating_now
 

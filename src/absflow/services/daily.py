@@ -464,7 +464,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             after = result.pool_after
             assert after is not None
             _check_reconciles(result, after.frame)
-            finished = behind.submit(_write_finish, session, plan.id, result, settled.settled_events)
+            finished = behind.submit(_write_finish, session, plan.id, result, len(settled.events))
             summary = _summary(result)
             changes = prepare_pool_changes(daily_pool_changes(pool, result.purchases, result.removals),
                                            "daily.run")
@@ -640,7 +640,8 @@ def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataF
 
 def _check_reconciles(result: DayResult, pool_after: pl.DataFrame) -> None:
     """The pool account equals the outstanding principal of the pool at the end of the day
-    (the day step's ``pool_after``, the rows written read back) to the fen (else nothing is written)."""
+    (the day step's ``pool_after``, the rows written read back) to the fen (else the run fails and
+    its transaction, with whatever the helper thread wrote, is rolled back)."""
     total = int(pool_after.get_column("balance_fen").sum() or 0)
     ledger_pool = result.state.balances.get("asset:pool", 0)
     if total != ledger_pool or sum(result.state.balances.values()) != 0:
@@ -771,7 +772,7 @@ def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> No
     """The settlement's writes: the pool rows it changes and removes, and its events."""
     _write_pool_changes(session, plan_id, settled.pool_updates, settled.removals, settled.day,
                         settled.day_pool.frame)
-    _insert_events(session, plan_id, settled.day, settled.events[:settled.settled_events])
+    _insert_events(session, plan_id, settled.day, settled.events)
 
 
 def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[Any]) -> None:
@@ -784,8 +785,9 @@ def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[A
 
 
 def _write_finish(session: Session, plan_id: int, result: DayResult, settled_events: int) -> None:
-    """The bulk writes of the rest of the day: purchases, the events after the settlement's,
-    postings, repurchase instructions and receipts."""
+    """The bulk writes of the rest of the day: purchases, the events after the first
+    ``settled_events`` (the settlement's, already written), postings, repurchase instructions and
+    receipts."""
     day = result.business_date
     if result.purchases.height:
         bulk_insert(session, "pool_assets", result.purchases.select(
