@@ -180,11 +180,13 @@ def test_vocabulary_extension_keeps_text_order_and_remaps_codes(old: set[str], b
     from absflow.revolving.daypool import Vocabulary
 
     vocab = Vocabulary.of_sorted({"client": sorted(old)})
+    vocab.series("client")  # kept, then carried through each extension (not rebuilt from the texts)
     seen = set(old)
     for new in batches:
         grown, remaps = vocab.extended({"client": new})
         seen |= set(new)
         assert grown.texts["client"] == sorted(seen)
+        assert grown.series("client").to_list() == sorted(seen)
         remap = remaps.get("client")
         for code, text in enumerate(vocab.texts["client"]):
             assert grown.texts["client"][code if remap is None else int(remap[code])] == text

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -561,10 +562,8 @@ def settle_day(
         rows.touch("balance_fen", paid_rows)
         principal, interest, fees = int(p_fen.sum()), int(i_fen.sum()), int(f_fen.sum())
         paid_ids = day_pool.ids[paid_rows].tolist()
-        events.extend(
-            AssetEvent(a, "collection", p, i, f)
-            for a, p, i, f in zip(paid_ids, p_fen.tolist(), i_fen.tolist(), f_fen.tolist(), strict=True)
-        )
+        events.extend(map(AssetEvent._make, zip(paid_ids, repeat("collection"), p_fen.tolist(), i_fen.tolist(),
+                                                f_fen.tolist(), repeat(None))))
         changed.update(paid_ids)
         ledger.post(
             _entry(
@@ -914,10 +913,10 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
                     ],
                 )
             )
-            events.extend(
-                AssetEvent(a, "purchase", p, i)
-                for a, p, i in purchases.select("asset_id", "balance_fen", "accrued_interest_fen").iter_rows()
-            )
+            events.extend(map(AssetEvent._make, zip(
+                purchases.get_column("asset_id").to_list(), repeat("purchase"),
+                purchases.get_column("balance_fen").to_list(), purchases.get_column("accrued_interest_fen").to_list(),
+                repeat(0), repeat(None))))
             purchase_state = "purchased" if chosen_codes else "nothing_eligible"
     delivery = delivery_list(
         ctx.plan_code,

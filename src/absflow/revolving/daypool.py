@@ -19,6 +19,7 @@ sums, allow/deny lists, mark-to-market per client) ignores codes no row holds
 from __future__ import annotations
 
 import bisect
+from itertools import repeat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -83,6 +84,7 @@ class Vocabulary:
         """This vocabulary with the new ``values`` added in order, and per field that grew the
         map old code → new code (texts sort by code point, as polars sorts UTF-8 bytes)."""
         texts, ids, code_of_id = dict(self.texts), dict(self.ids), dict(self.code_of_id)
+        series = dict(self._series)
         remaps: dict[str, Int64Array] = {}
         for name, candidates in values.items():
             known = ids.get(name, {})
@@ -98,12 +100,17 @@ class Vocabulary:
             code_of_id[name] = np.concatenate([remap[code_of_id.get(name, np.zeros(0, np.int64))],
                                                at + np.arange(len(new), dtype=np.int64)])
             texts[name], ids[name], remaps[name] = sorted([*old, *new]), grown, remap
-        return (Vocabulary(texts, ids, code_of_id) if remaps else self), remaps
+            if name in series:  # the polars texts carried: old and new texts gathered into code order
+                order = np.empty(len(old) + len(new), np.int64)
+                order[remap] = np.arange(len(old), dtype=np.int64)
+                order[at + np.arange(len(new), dtype=np.int64)] = np.arange(len(old), len(old) + len(new))
+                series[name] = pl.concat([series[name], pl.Series(name, new, dtype=pl.String)]).gather(order)
+        return (Vocabulary(texts, ids, code_of_id, series) if remaps else self), remaps
 
     def codes(self, name: str, values: Sequence[str]) -> Int64Array:
         """Codes of texts known to the vocabulary."""
         ids = self.ids[name]
-        return self.code_of_id[name][np.fromiter((ids[v] for v in values), np.int64, count=len(values))]
+        return self.code_of_id[name][np.fromiter(map(ids.__getitem__, values), np.int64, count=len(values))]
 
     def series(self, name: str) -> pl.Series:
         """The field's texts as a polars Series (kept: the vocabulary is immutable)."""
@@ -160,7 +167,7 @@ class RowIndex(Mapping[str, int]):
         if not len(self._row_of_slot):  # an empty pool (every asset gone): no id has a row
             return np.full(len(asset_ids), -1, np.intp)
         slot_of = self._slot_of()
-        slots = np.fromiter((slot_of.get(a, -1) for a in asset_ids), np.intp, count=len(asset_ids))
+        slots = np.fromiter(map(slot_of.get, asset_ids, repeat(-1)), np.intp, count=len(asset_ids))
         return np.where(slots >= 0, self._row_of_slot[np.maximum(slots, 0)], -1).astype(np.intp)
 
     def after(self, kept: npt.NDArray[np.bool_], removed: Sequence[str], added: Sequence[str],

@@ -249,7 +249,7 @@ def _worse(before: Sequence[Breach], after: Sequence[Breach]) -> list[Breach]:
 def _pool_after(pool: AssetTable, candidates: AssetTable, chosen: npt.NDArray[np.intp]) -> AssetTable:
     bought = candidates.take(chosen)
     return AssetTable(
-        code=list(pool.code) + list(bought.code),
+        code=np.concatenate([np.asarray(pool.code, dtype=object), np.asarray(bought.code, dtype=object)]),
         client=np.concatenate([pool.client, bought.client]),
         principal_fen=np.concatenate([pool.principal_fen, bought.principal_fen]),
         accrued_interest_fen=np.concatenate([pool.accrued_interest_fen, bought.accrued_interest_fen]),
