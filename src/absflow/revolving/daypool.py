@@ -19,10 +19,10 @@ sums, allow/deny lists, mark-to-market per client) ignores codes no row holds
 from __future__ import annotations
 
 import bisect
-from itertools import repeat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 import numpy as np
