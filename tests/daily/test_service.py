@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -196,6 +197,7 @@ def test_concurrent_runs_of_one_day_one_wins(ctx: Context) -> None:
 KILLER = """
 import os, signal, sys
 from datetime import date
+from typing import Any
 from absflow.services import daily
 from absflow.services.context import open_context
 daily._before_commit = lambda session: os.kill(os.getpid(), signal.SIGKILL)
@@ -566,3 +568,35 @@ def test_a_failed_write_on_the_helper_thread_is_raised_and_nothing_is_kept(
     monkeypatch.undo()
     run = daily_service.run_day(ctx, code, FIRST, checkpoint=False)  # the same day runs once fixed
     assert not run.already_done and _state(ctx.engine, code)["days"][0][0] == str(FIRST)
+
+
+def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The open repurchase instructions a run leaves in the days' cache (the start's, receipts
+    applied, new ones added) are those the database holds, keyed by the same version, every day."""
+    import absflow.services.simulate as simulate_module
+    from absflow.services.daily import open_repurchases, pool_version
+    from absflow.services.plans import load_plan_row
+    from absflow.store.daily import DailyPlanStateRow
+    from absflow.store.db import transaction
+
+    run, counts = simulate_module.run_day, []
+
+    def checked(context: Context, plan_code: str, day: date, **options: Any) -> Any:
+        done = run(context, plan_code, day, **options)
+        with transaction(context.engine) as session:
+            plan = load_plan_row(session, plan_code)
+            version = pool_version(session, plan.id, session.get(DailyPlanStateRow, plan.id))
+            stored = sorted(open_repurchases(session, plan.id).iter_rows())
+        key, carried = options["cache"]["open"]
+        assert key == version
+        assert sorted((i.asset_id, i.reason, i.instructed_on, i.due_on, i.principal_fen, i.interest_fen,
+                       i.received_fen, i.settled_on) for i in carried) == stored, day
+        counts.append(len(stored))
+        return done
+
+    monkeypatch.setattr(simulate_module, "run_day", checked)
+    # A stressed market: collateral falls below the repurchase line and instructions open early.
+    simulate(ctx, DEAL_TEXT, days=40, seed=5, loans=300, market={"volatility_annual": 1.2,
+                                                                  "jump_intensity_annual": 12})
+    assert max(counts) > 0, "no instruction was open on any day: nothing was checked"
+    assert any(later < earlier for earlier, later in zip(counts, counts[1:], strict=False)), "none was settled"

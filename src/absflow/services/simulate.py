@@ -29,7 +29,7 @@ from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 from absflow.services import plans as plan_service
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
-from absflow.services.daily import DayRun, batch_gc, open_repurchases, run_day, store_inputs
+from absflow.services.daily import DayRun, batch_gc, run_day, store_inputs
 from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
@@ -162,16 +162,21 @@ def simulate(
     schedule = life_days(deal, calendar)[:days]
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}
-    from absflow.services.daily import cached_pool, pool_version  # the day's pool, shared with the run
+    from absflow.services.daily import (  # the day's pool and open instructions, shared with the run
+        cached_open_repurchases,
+        cached_pool,
+        pool_version,
+    )
 
     with batch_gc():  # days back to back: the cyclic collector's passes put off
         for index, day in enumerate(schedule):
             with read_transaction(ctx.engine) as session:
                 plan_row = load_plan_row(session, plan_code)
                 state_row = session.get(DailyPlanStateRow, plan_row.id)
-                pool = cached_pool(session, plan_row.id, pool_version(session, plan_row.id, state_row), cache)
-                due = list(open_repurchases(session, plan_row.id, due_by=day).select(
-                    "asset_id", pl.col("principal_fen") + pl.col("interest_fen") - pl.col("received_fen")).iter_rows())
+                version = pool_version(session, plan_row.id, state_row)
+                pool = cached_pool(session, plan_row.id, version, cache)
+                due = [(item.asset_id, item.amount_fen - item.received_fen)
+                       for item in cached_open_repurchases(session, plan_row.id, version, cache) if item.due_on <= day]
             lap("load")  # the pool and the repurchases due, read from the store (the first day: the whole pool)
             next_day = schedule[index + 1] if index + 1 < len(schedule) else calendar.next_trading_day(day)
             frames = synthetic.day_inputs(day, pool, next_day, sorted(due))
