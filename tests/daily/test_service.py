@@ -197,7 +197,6 @@ def test_concurrent_runs_of_one_day_one_wins(ctx: Context) -> None:
 KILLER = """
 import os, signal, sys
 from datetime import date
-from typing import Any
 from absflow.services import daily
 from absflow.services.context import open_context
 daily._before_commit = lambda session: os.kill(os.getpid(), signal.SIGKILL)
