@@ -599,3 +599,28 @@ def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatc
                                                                   "jump_intensity_annual": 12})
     assert max(counts) > 0, "no instruction was open on any day: nothing was checked"
     assert any(later < earlier for earlier, later in zip(counts, counts[1:], strict=False)), "none was settled"
+
+
+def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
+    """A day's events go in as one statement from their JSON on SQLite (COPY on PostgreSQL): order,
+    exact integers, text (quotes, backslashes, Chinese) and the detail rule (empty → NULL, at most
+    120 characters) are what the per-row insert stored."""
+    from absflow.revolving.daily import AssetEvent
+    from absflow.services.daily import _insert_events
+    from absflow.store.db import transaction
+
+    code = _plan(ctx)
+    events = [AssetEvent("Z2", "collection", 10**15 + 7, 3, 1, None),
+              AssetEvent('A"1\\', "extension", 0, 0, 0, "due 2018-01-02"),
+              AssetEvent("中文-3", "repaid", -5, 0, 0, ""),
+              AssetEvent("B4", "liquidation", 1, 2, 0, "长" * 130)]
+    with transaction(ctx.engine) as session:
+        plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+        _insert_events(session, plan_id, date(2030, 1, 2), events)
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(text(
+            "SELECT asset_id, kind, principal_fen, interest_fen, fee_fen, detail FROM daily_asset_events "
+            "WHERE plan_id = :p AND business_date = :d ORDER BY id"), {"p": plan_id, "d": date(2030, 1, 2)}).all()
+    assert [tuple(r) for r in stored] == [
+        ("Z2", "collection", 10**15 + 7, 3, 1, None), ('A"1\\', "extension", 0, 0, 0, "due 2018-01-02"),
+        ("中文-3", "repaid", -5, 0, 0, None), ("B4", "liquidation", 1, 2, 0, "长" * 120)]

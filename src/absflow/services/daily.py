@@ -37,6 +37,7 @@ from absflow.domain.issues import Conflict, Issue, Location, NotFound, Validatio
 from absflow.domain.money import format_yuan
 from absflow.revolving import check_eligibility, check_limits
 from absflow.revolving.daily import (
+    AssetEvent,
     DayContext,
     DayResult,
     OpenRepurchase,
@@ -704,6 +705,19 @@ def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
         cursor.close()
 
 
+def _sqlite_from_json(session: Session, sql: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                      **params: Any) -> None:
+    """SQLite: run ``sql`` once over ``rows`` (tuples of text, integers, ISO dates or None, in
+    ``columns`` order), its ``{rows}`` a subquery of them read from one JSON parameter
+    (``json_each``, in order); ``params`` bind its ``:name`` parameters. The statement runs whole
+    inside SQLite: on the helper thread it does not take the interpreter lock back after every
+    row as ``executemany`` does, which slowed both threads (docs/PERFORMANCE.md)."""
+    picked = ", ".join(f"e.value ->> {i} AS {c}" for i, c in enumerate(columns))
+    source = f"(SELECT {picked} FROM json_each(:rows) AS e ORDER BY e.key)"
+    raw: Any = session.connection().connection.driver_connection
+    raw.execute(sql.format(rows=source), {"rows": json.dumps(rows, separators=(",", ":")), **params})
+
+
 _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
                              pl.Boolean: "boolean"}
 _temp_tables = itertools.count(1)
@@ -809,6 +823,12 @@ def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> No
 
 
 def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[Any]) -> None:
+    if events and not is_postgresql(session.connection().engine):
+        _sqlite_from_json(session, "INSERT INTO daily_asset_events (plan_id, business_date, asset_id, kind, "
+                          "principal_fen, interest_fen, fee_fen, detail) SELECT :plan_id, :day, asset_id, kind, "
+                          "principal_fen, interest_fen, fee_fen, NULLIF(substr(detail, 1, 120), '') FROM {rows}",
+                          AssetEvent._fields, events, plan_id=plan_id, day=day.isoformat())
+        return
     if events:
         bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
             "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
