@@ -75,3 +75,23 @@ def test_import_root_is_the_same_whichever_backend_hashes(ctx: Context, tmp_path
     rows = tapes.asset_frame(TapeKind.MARGIN_LOAN, report.frame)
     texts = record_texts(rows, "margin_loan", tapes.POOL_DTYPES)
     assert roots[0] == roots[1] == root([leaf_hash(t.encode("utf-8")) for t in texts]).hex()
+
+
+def test_a_loaded_compiled_backend_hashes_a_days_pool_changes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once loaded (a tape import), the compiled hashing also takes the daily lists of pool
+    changes, below COMPILED_FROM; their root is the one hashlib gives."""
+    from absflow.services import pool_changes
+
+    frame = pl.DataFrame({"asset_id": [f"C{i:05d}" for i in range(3_000)], "change": ["added", "removed"] * 1_500,
+                          "amount_fen": list(range(3_000)), "reason": ["revolving_purchase", "repaid"] * 1_500})
+    ordered = pool_changes.ordered_frame(frame)
+    monkeypatch.setattr(bulk_hash, "_backend", None)
+    assert not bulk_hash.compiled_loaded()
+    inline = pool_changes.change_payload(ordered, "daily.run")
+    monkeypatch.undo()
+    if bulk_hash._libcrypto_path() is None:
+        pytest.skip("no libcrypto in this process")
+    bulk_hash.backend(bulk_hash.COMPILED_FROM)  # loads it
+    assert bulk_hash.compiled_loaded()
+    assert pool_changes.change_payload(ordered, "daily.run") == inline
+    assert inline["root"] == root([leaf_hash(b) for b in pool_changes.leaf_data(ordered).cast(pl.Binary)]).hex()

@@ -148,6 +148,12 @@ def _for(count: int, using: str | None = None) -> _Backend:
     return _load()
 
 
+def compiled_loaded() -> bool:
+    """Is the compiled backend already loaded in this process (by a large hashing, e.g. a tape
+    import)? Then smaller lists may use it too at no start-up cost (``using="compiled"``)."""
+    return _backend is not None and _backend[0] == "compiled"
+
+
 def backend(count: int = COMPILED_FROM) -> str:
     """``compiled`` or ``hashlib``: which implementation hashes ``count`` values (loads it on first call)."""
     return _for(count)[0]

@@ -102,7 +102,9 @@ def change_payload(ordered: pl.DataFrame, source: str) -> dict[str, Any]:
     totals: dict[str, dict[str, int]] = {kind: {"count": 0, "amount_fen": 0} for kind in CHANGE_KINDS}
     for kind, count, amount in ordered.group_by("change").agg(pl.len(), pl.col("amount_fen").sum()).iter_rows():
         totals[kind] = {"count": int(count), "amount_fen": int(amount)}
-    list_root = bulk_hash.tree_root(bulk_hash.leaf_hashes(leaf_data(ordered)))
+    # A day's few thousand items: the compiled hashing when a tape import has loaded it (≈ 2 against 7 ms).
+    using = "compiled" if bulk_hash.compiled_loaded() else None
+    list_root = bulk_hash.tree_root(bulk_hash.leaf_hashes(leaf_data(ordered), using=using), using=using)
     return {"source": source, "root": list_root.hex(), "count": ordered.height, **totals}
 
 
