@@ -162,16 +162,18 @@ def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict
             raise Conflict(f"{plan_code} {business_date} has already run; its inputs are final")
         frames = {k: (v if "source_row" in v.columns else v.with_row_index("source_row", offset=2)
                       .with_columns(pl.col("source_row").cast(pl.Int64))) for k, v in frames.items()}
-        referenced = sorted({c for k in ("collections", "extensions", "liquidations", "repurchase_receipts")
-                             if k in frames for c in frames[k].get_column("contract_id").to_list()})
+        referenced = pl.concat([pl.Series("contract_id", [], pl.String), *(
+            frames[k].get_column("contract_id").cast(pl.String) for k in ("collections", "extensions", "liquidations",
+                                                                          "repurchase_receipts") if k in frames)
+        ]).unique().sort()
         held = cache.get("pool") if cache is not None else None
         version = pool_version(session, plan.id, session.get(DailyPlanStateRow, plan.id))
         if held is not None and held[0] == version:
-            pool = held[1].frame.filter(pl.col("asset_id").is_in(referenced)).select(
+            pool = held[1].frame.filter(pl.col("asset_id").is_in(referenced.implode())).select(
                 "asset_id", "balance_fen", "maturity_date")
         else:
             _fresh_statistics(session)
-            pool = _pool_subset(session, plan.id, referenced)
+            pool = _pool_subset(session, plan.id, referenced.to_list())
         stored = _stored_inputs(session, plan.id, business_date)
         issues = _cross_check(frames, {**stored, **frames}, pool, lambda: {
             item.asset_id for item in cached_open_repurchases(session, plan.id, version, cache)})
@@ -211,7 +213,6 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
     issues: list[Issue] = []
     facts = pool.select(pl.col("asset_id").alias("contract_id"), pl.col("balance_fen").alias("_balance"),
                         pl.col("maturity_date").alias("_due"), pl.lit(True).alias("_active"))
-    active = set(pool.get_column("asset_id").to_list())
     for kind in ("collections", "extensions", "liquidations", "repurchase_receipts"):
         frame = new.get(kind)
         if frame is None or frame.height == 0:
@@ -241,7 +242,7 @@ def _cross_check(new: dict[str, pl.DataFrame], all_frames: dict[str, pl.DataFram
                                     str(row["new_due_date"])))
     receipts = new.get("repurchase_receipts")
     if receipts is not None and receipts.height:
-        open_now = open_ids()
+        open_now, active = open_ids(), set(pool.get_column("asset_id").to_list())
         for row in receipts.iter_rows(named=True):
             if row["contract_id"] in active and row["contract_id"] not in open_now:
                 issues.append(Issue("no_open_repurchase", f"repurchase_receipts: no open repurchase instruction for "
