@@ -606,9 +606,10 @@ def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
     exact integers, text (quotes, backslashes, Chinese) and the detail rule (empty → NULL, at most
     120 characters) are what the per-row insert stored."""
     from absflow.revolving.daily import AssetEvent
-    from absflow.services.daily import _insert_events
+    from absflow.services.daily import EVENT_COLUMNS, _insert_events
     from absflow.store.db import transaction
 
+    assert AssetEvent._fields == EVENT_COLUMNS
     code = _plan(ctx)
     events = [AssetEvent("Z2", "collection", 10**15 + 7, 3, 1, None),
               AssetEvent('A"1\\', "extension", 0, 0, 0, "due 2018-01-02"),

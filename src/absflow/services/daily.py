@@ -37,7 +37,6 @@ from absflow.domain.issues import Conflict, Issue, Location, NotFound, Validatio
 from absflow.domain.money import format_yuan
 from absflow.revolving import check_eligibility, check_limits
 from absflow.revolving.daily import (
-    AssetEvent,
     DayContext,
     DayResult,
     OpenRepurchase,
@@ -823,12 +822,16 @@ def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> No
     _insert_events(session, plan_id, settled.day, settled.events)
 
 
+#: Fields of an ``AssetEvent``, in order (the columns of ``daily_asset_events`` a day writes).
+EVENT_COLUMNS = ("asset_id", "kind", "principal_fen", "interest_fen", "fee_fen", "detail")
+
+
 def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[Any]) -> None:
     if events and not is_postgresql(session.connection().engine):
         _sqlite_from_json(session, "INSERT INTO daily_asset_events (plan_id, business_date, asset_id, kind, "
                           "principal_fen, interest_fen, fee_fen, detail) SELECT :plan_id, :day, asset_id, kind, "
                           "principal_fen, interest_fen, fee_fen, NULLIF(substr(detail, 1, 120), '') FROM {rows}",
-                          AssetEvent._fields, events, plan_id=plan_id, day=day.isoformat())
+                          EVENT_COLUMNS, events, plan_id=plan_id, day=day.isoformat())
         return
     if events:
         bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
