@@ -385,12 +385,7 @@ def cached_day_pool(session: Session, plan_id: int, version: tuple[Any, ...],
     carried — or one read here), else read from ``pool_assets`` and encoded from scratch (and
     kept in ``cache``). A run of another process, a tape import or a run that did not commit
     change the version, so the cache is never used stale."""
-    if cache is not None and cache.get("pool", (None,))[0] == version:
-        held: DayPool = cache["pool"][1]
-        return held
-    pool = DayPool.of(_pool_frame(session, plan_id))
-    if cache is not None:
-        cache["pool"] = (version, pool)
+    pool: DayPool = _kept(cache, "pool", version, lambda: DayPool.of(_pool_frame(session, plan_id)))
     return pool
 
 
@@ -401,13 +396,19 @@ def cached_open_repurchases(session: Session, plan_id: int, version: tuple[Any, 
     read (:func:`open_repurchases`) and kept. At the end of term every asset left is instructed at
     once (≈ 170,000 open at 200,000 loans): reading and building them took ≈ 0.12–0.25 s, three
     times a day (the inputs' check, the run, the simulation's due list)."""
-    if cache is not None and cache.get("open", (None,))[0] == version:
-        held: list[OpenRepurchase] = cache["open"][1]
-        return held
-    items = [OpenRepurchase(*r) for r in open_repurchases(session, plan_id).iter_rows()]
-    if cache is not None:
-        cache["open"] = (version, items)
+    items: list[OpenRepurchase] = _kept(cache, "open", version, lambda: [
+        OpenRepurchase(*r) for r in open_repurchases(session, plan_id).iter_rows()])
     return items
+
+
+def _kept(cache: dict[str, Any] | None, key: str, version: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """``cache[key]``'s value when it was kept for ``version``, else ``load()`` (kept for it)."""
+    if cache is not None and cache.get(key, (None,))[0] == version:
+        return cache[key][1]
+    value = load()
+    if cache is not None:
+        cache[key] = (version, value)
+    return value
 
 
 def open_after(items: Sequence[OpenRepurchase], result: DayResult) -> list[OpenRepurchase]:
@@ -512,8 +513,9 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             _before_commit(session)
     if cache is not None:  # committed: the pool after this day is the plan's pool at this version
         cache["day_ctx"] = day_ctx
-        cache["pool"] = ((business_date, index, version[2]), after)
-        cache["open"] = (cache["pool"][0], open_after(open_items, result))
+        version_after = (business_date, index, version[2])
+        cache["pool"] = (version_after, after)
+        cache["open"] = (version_after, open_after(open_items, result))
         cache.pop("inputs", None)
     run = DayRun(plan_code, business_date, result.status, result.purchase_state, summary, log_index=index,
                  seconds=time.perf_counter() - started, notes=list(result.reasons))
@@ -827,18 +829,19 @@ EVENT_COLUMNS = ("asset_id", "kind", "principal_fen", "interest_fen", "fee_fen",
 
 
 def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[Any]) -> None:
-    if events and not is_postgresql(session.connection().engine):
+    if not events:
+        return
+    if not is_postgresql(session.connection().engine):
         _sqlite_from_json(session, "INSERT INTO daily_asset_events (plan_id, business_date, asset_id, kind, "
                           "principal_fen, interest_fen, fee_fen, detail) SELECT :plan_id, :day, asset_id, kind, "
                           "principal_fen, interest_fen, fee_fen, NULLIF(substr(detail, 1, 120), '') FROM {rows}",
                           EVENT_COLUMNS, events, plan_id=plan_id, day=day.isoformat())
         return
-    if events:
-        bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
-            "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
-            "fee_fen": pl.Int64, "detail": pl.String,
-        }).with_columns(pl.when(pl.col("detail") != "").then(pl.col("detail").str.slice(0, 120)).alias("detail")),
-            {"plan_id": plan_id, "business_date": day})
+    bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
+        "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
+        "fee_fen": pl.Int64, "detail": pl.String,
+    }).with_columns(pl.when(pl.col("detail") != "").then(pl.col("detail").str.slice(0, 120)).alias("detail")),
+        {"plan_id": plan_id, "business_date": day})
 
 
 def _write_finish(session: Session, plan_id: int, result: DayResult, settled_events: int) -> None:
