@@ -625,3 +625,70 @@ def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
     assert [tuple(r) for r in stored] == [
         ("Z2", "collection", 10**15 + 7, 3, 1, None), ('A"1\\', "extension", 0, 0, 0, "due 2018-01-02"),
         ("中文-3", "repaid", -5, 0, 0, None), ("B4", "liquidation", 1, 2, 0, "长" * 120)]
+
+
+def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) -> None:
+    """A day's state upserts, removals and state deletions (one statement each from the rows'
+    JSON on SQLite, COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes,
+    backslashes, Chinese), replace and delete the right state rows, and touch only the plan's
+    active row of a removed asset — not its earlier holding, not another plan's."""
+    from absflow.services.daily import UPDATED_COLUMNS, _write_pool_changes
+    from absflow.store.db import transaction
+
+    day = date(2030, 1, 2)
+    with transaction(ctx.engine) as session:
+        session.execute(text(
+            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
+            "cutoff_date, acquired_on, removed_on, removal_reason) VALUES " + ", ".join(
+                f"({plan}, 'margin_loan', '{asset}', 'C', {fen}, '{on}', '{status}', '{on}', '{on}', {removed})"
+                for plan, asset, fen, on, status, removed in [
+                    (901, "K1", 100, "2029-01-02", "performing", "NULL, NULL"),
+                    (901, "K2", 200, "2029-01-02", "performing", "NULL, NULL"),
+                    (901, "G1", 300, "2029-01-02", "performing", "NULL, NULL"),
+                    (901, "G2", 400, "2029-01-02", "performing", "NULL, NULL"),
+                    (901, "G1", 7, "2028-01-02", "repaid", "'2028-06-01', 'old'"),  # an earlier holding
+                    (902, "G2", 8, "2028-01-02", "repaid", "'2028-06-01', 'old'")])))  # another plan's
+        session.execute(text(
+            "INSERT INTO pool_asset_states (asset_type, asset_id, balance_fen, accrued_interest_fen, cutoff_date, "
+            "maturity_date, extension_count, status) VALUES "
+            "('margin_loan', 'K2', 150, 1, '2029-12-31', NULL, 0, 'performing'), "
+            "('margin_loan', 'G1', 250, 2, '2029-12-31', NULL, 0, 'overdue')"))
+    updates = pl.DataFrame({
+        "asset_id": ["K1", "G1"], "balance_fen": [10**15 + 7, 0], "accrued_interest_fen": [None, 5],
+        "cutoff_date": [day, day], "maturity_date": [None, date(2030, 3, 1)], "extension_count": [2, None],
+        "status": ['o"v\\er', "repaid"]},
+        schema_overrides={"accrued_interest_fen": pl.Int64, "extension_count": pl.Int64})
+    pool_before = pl.DataFrame({
+        "asset_id": ["G2"], "balance_fen": [400], "accrued_interest_fen": [9], "cutoff_date": [date(2029, 1, 2)],
+        "maturity_date": [date(2030, 6, 30)], "extension_count": [1], "status": ["liquidating"]})
+    assert pool_before.columns == ["asset_id", *UPDATED_COLUMNS]
+    with transaction(ctx.engine) as session:
+        _write_pool_changes(session, 901, updates, [("G1", "repaid"), ("G2", '回购 "x" \\ ' + "长" * 40)], day,
+                            pool_before)
+    with ctx.engine.connect() as conn:
+        states = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+            "SELECT asset_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "
+            "CAST(maturity_date AS TEXT), extension_count, status FROM pool_asset_states "
+            "WHERE asset_id IN ('K1', 'K2', 'G1', 'G2')"))}
+        rows = sorted(tuple(r) for r in conn.execute(text(
+            "SELECT plan_id, asset_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "
+            "CAST(maturity_date AS TEXT), extension_count, status, CAST(removed_on AS TEXT), removal_reason "
+            "FROM pool_assets WHERE plan_id IN (901, 902)")))
+    assert states == {"K1": (10**15 + 7, None, "2030-01-02", None, 2, 'o"v\\er'),
+                      "K2": (150, 1, "2029-12-31", None, 0, "performing")}
+    assert rows == sorted([
+        (901, "K1", 100, None, "2029-01-02", None, None, "performing", None, None),
+        (901, "K2", 200, None, "2029-01-02", None, None, "performing", None, None),
+        (901, "G1", 0, 5, "2030-01-02", "2030-03-01", None, "repaid", "2030-01-02", "repaid"),
+        (901, "G2", 400, 9, "2029-01-02", "2030-06-30", 1, "liquidating", "2030-01-02",
+         ('回购 "x" \\ ' + "长" * 40)[:32]),
+        (901, "G1", 7, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old"),
+        (902, "G2", 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
+
+
+def test_a_frame_with_floats_is_not_sent_through_json() -> None:
+    """JSON numbers are parsed back by SQLite, not bit for bit: a float column is refused."""
+    from absflow.services.daily import _sqlite_from_frame
+
+    with pytest.raises(TypeError, match="floats"):
+        _sqlite_from_frame(None, "SELECT 1", pl.DataFrame({"rate": [0.1]}))  # type: ignore[arg-type]

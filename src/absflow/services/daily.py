@@ -75,6 +75,7 @@ from absflow.store.db import (
     is_postgresql,
     is_sqlite,
     read_transaction,
+    run_in_background,
     session_factory,
     transaction,
 )
@@ -689,22 +690,12 @@ _NAMED = re.compile(r":(\w+)")
 
 
 def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
-    """One statement per row of ``rows`` (``:name`` parameters = columns) on the driver's own
-    cursor, in the session's transaction: SQLAlchemy's per-row parameter processing cost more
-    than the updates themselves. Dates go to SQLite as ISO text, as SQLAlchemy stores them; SQLite
-    binds positional parameters from tuples (dicts of named ones cost ≈ 40 % more per row)."""
-    connection = session.connection()
-    raw: Any = connection.connection.driver_connection
-    if is_postgresql(connection.engine):  # few rows here; the pool's rows: _write_pool_changes
-        with raw.cursor() as cursor:
-            cursor.executemany(_NAMED.sub(r"%(\1)s", sql), rows.to_dicts())
-        return
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(_NAMED.sub("?", sql), rows.with_columns(pl.col(pl.Date).cast(pl.String)).select(
-            _NAMED.findall(sql)).rows())
-    finally:
-        cursor.close()
+    """PostgreSQL: one statement per row of ``rows`` (``:name`` parameters = columns) on the
+    driver's own cursor, in the session's transaction (few rows: the pool's rows are COPYed,
+    ``_write_pool_changes``)."""
+    raw: Any = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.executemany(_NAMED.sub(r"%(\1)s", sql), rows.to_dicts())
 
 
 def _sqlite_from_json(session: Session, sql: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -714,10 +705,24 @@ def _sqlite_from_json(session: Session, sql: str, columns: Sequence[str], rows: 
     (``json_each``, in order); ``params`` bind its ``:name`` parameters. The statement runs whole
     inside SQLite: on the helper thread it does not take the interpreter lock back after every
     row as ``executemany`` does, which slowed both threads (docs/PERFORMANCE.md)."""
-    picked = ", ".join(f"e.value ->> {i} AS {c}" for i, c in enumerate(columns))
-    source = f"(SELECT {picked} FROM json_each(:rows) AS e ORDER BY e.key)"
+    _run_on_json(session, sql, [f"e.value ->> {i} AS {c}" for i, c in enumerate(columns)],
+                 json.dumps(rows, separators=(",", ":")), params)
+
+
+def _sqlite_from_frame(session: Session, sql: str, rows: pl.DataFrame, **params: Any) -> None:
+    """:func:`_sqlite_from_json` for a frame's rows (integers, text, dates; no floats): polars
+    writes the JSON without holding the interpreter lock, and SQLite reads it in the statement,
+    so the values never become Python objects (``rows()`` and binding them held the lock for
+    ≈ 10 ms a day, time taken from the computing thread)."""
+    if any(dtype.is_float() for dtype in rows.dtypes):
+        raise TypeError("floats do not pass through JSON exactly: bind them")
+    _run_on_json(session, sql, [f"e.value ->> '{c}' AS {c}" for c in rows.columns], rows.write_json(), params)
+
+
+def _run_on_json(session: Session, sql: str, picked: Sequence[str], text: str, params: dict[str, Any]) -> None:
+    source = f"(SELECT {', '.join(picked)} FROM json_each(:rows) AS e ORDER BY e.key)"
     raw: Any = session.connection().connection.driver_connection
-    raw.execute(sql.format(rows=source), {"rows": json.dumps(rows, separators=(",", ":")), **params})
+    raw.execute(sql.format(rows=source), {"rows": text, **params})
 
 
 _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
@@ -743,8 +748,9 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
     An asset that stays gets its values in its ``pool_asset_states`` row (inserted or replaced: a
     narrow row, keyed by asset); an asset that leaves gets its final values written into its
     ``pool_assets`` row with ``removed_on`` and its state row deleted (migration tape_0005). Each
-    asset is written once. SQLite: the driver's ``executemany`` in asset-id order (the state
-    table's key order); PostgreSQL: the rows COPYed into a temporary table, then one statement each."""
+    asset is written once. SQLite: one statement each over the rows as JSON, in asset-id order (the
+    state table's key order); PostgreSQL: the rows COPYed into a temporary table, then one
+    statement each."""
     removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
                            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
         pl.lit(day, dtype=pl.Date).alias("removed_on"))
@@ -755,19 +761,20 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
         leaving & ~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))
     gone = removed.join(pl.concat([updates.filter(leaving), unchanged], how="vertical_relaxed"), on="asset_id",
                         how="inner", maintain_order="left").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS)
-    folded = ", ".join(f"{c} = :{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
+    folded = ", ".join(f"{c} = v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
     if not is_postgresql(session.connection().engine):
         if kept.height:
-            _execute_many(session, _STATE_UPSERT.format(source="VALUES ('margin_loan', :asset_id, " + ", ".join(
-                f":{c}" for c in STATE_COLUMNS) + ")"), kept)
+            source = f"SELECT 'margin_loan', asset_id, {', '.join(STATE_COLUMNS)} FROM {{rows}} WHERE true"
+            _sqlite_from_frame(session, _STATE_UPSERT.format(source=source), kept)
         if gone.height:
-            # "+plan_id" keeps the planner on the active-asset unique index (not the (plan_id,
-            # removed_on) index, a scan of the plan's pool).
-            _execute_many(session, f"UPDATE pool_assets SET {folded} WHERE asset_type = 'margin_loan' "
-                          "AND asset_id = :asset_id AND removed_on IS NULL AND +plan_id = :plan_id",
-                          gone.with_columns(pl.lit(plan_id).alias("plan_id")))
-            _execute_many(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' "
-                          "AND asset_id = :asset_id", gone.select("asset_id"))
+            # The day's rows first (MATERIALIZED), each finding its active row through the active-asset
+            # unique index ("+plan_id": not through the (plan_id, removed_on) index, a scan of the pool).
+            _sqlite_from_frame(session, f"WITH v AS MATERIALIZED {{rows}} UPDATE pool_assets SET {folded} "
+                               "FROM v WHERE pool_assets.asset_type = 'margin_loan' AND pool_assets.asset_id = "
+                               "v.asset_id AND pool_assets.removed_on IS NULL AND +pool_assets.plan_id = :plan_id",
+                               gone, plan_id=plan_id)
+            _sqlite_from_frame(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' "
+                               "AND asset_id IN (SELECT asset_id FROM {rows})", gone.select("asset_id"))
         return
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
@@ -781,8 +788,8 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
             # join over a scan of the whole table, which grows by every asset ever bought.
             cursor.execute("SET LOCAL enable_hashjoin = off")
             cursor.execute("SET LOCAL enable_mergejoin = off")
-            cursor.execute(f"UPDATE pool_assets AS p SET {folded.replace(':', 'u.')} FROM {name} AS u "
-                           "WHERE p.asset_type = 'margin_loan' AND p.asset_id = u.asset_id AND p.removed_on IS NULL "
+            cursor.execute(f"UPDATE pool_assets AS p SET {folded} FROM {name} AS v "
+                           "WHERE p.asset_type = 'margin_loan' AND p.asset_id = v.asset_id AND p.removed_on IS NULL "
                            "AND p.plan_id = %s", (plan_id,))
             cursor.execute(f"DELETE FROM pool_asset_states AS s USING {name} AS u WHERE s.asset_type = 'margin_loan' "
                            "AND s.asset_id = u.asset_id")
@@ -808,9 +815,12 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
     """One helper thread that runs the day's writes in the order submitted, on the run's own
     connection and transaction, while the caller computes (the caller does not use the session
     until it has the last write's result). SQLite steps and PostgreSQL round trips release the
-    interpreter, so the writes and the computing share the machine's cores. On leaving, waits
-    for every write: the transaction never commits or rolls back under a running statement."""
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="absflow-day-writes")
+    interpreter, so the writes and the computing share the machine's cores; the helper runs at
+    background priority (``run_in_background``) so that it takes the cores the computing leaves.
+    On leaving, waits for every write: the transaction never commits or rolls back under a
+    running statement."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="absflow-day-writes",
+                                  initializer=run_in_background)
     try:
         yield executor
     finally:
@@ -873,12 +883,17 @@ def _write_finish(session: Session, plan_id: int, result: DayResult, settled_eve
                     "principal_fen": pl.Int64, "interest_fen": pl.Int64, "received_fen": pl.Int64}),
             {"plan_id": plan_id})
     if result.repurchase_updates:
-        _execute_many(session, (
-            "UPDATE daily_repurchases SET received_fen = :received_fen, settled_on = :settled_on "
-            "WHERE plan_id = :plan_id AND asset_id = :asset_id"), pl.DataFrame(
+        received = pl.DataFrame(
             [(item.asset_id, item.received_fen, item.settled_on) for item in result.repurchase_updates],
-            orient="row", schema={"asset_id": pl.String, "received_fen": pl.Int64, "settled_on": pl.Date},
-        ).with_columns(pl.lit(plan_id).alias("plan_id")))
+            orient="row", schema={"asset_id": pl.String, "received_fen": pl.Int64, "settled_on": pl.Date})
+        if is_postgresql(session.connection().engine):
+            _execute_many(session, "UPDATE daily_repurchases SET received_fen = :received_fen, "
+                          "settled_on = :settled_on WHERE plan_id = :plan_id AND asset_id = :asset_id",
+                          received.with_columns(pl.lit(plan_id).alias("plan_id")))
+        else:
+            _sqlite_from_frame(session, "WITH v AS MATERIALIZED {rows} UPDATE daily_repurchases SET received_fen = "
+                               "v.received_fen, settled_on = v.settled_on FROM v WHERE daily_repurchases.plan_id = "
+                               ":plan_id AND daily_repurchases.asset_id = v.asset_id", received, plan_id=plan_id)
 
 
 def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],

@@ -39,7 +39,7 @@ from absflow.services.context import Context
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
 from absflow.services.tape_records import record_hashes
-from absflow.store.db import is_postgresql, transaction
+from absflow.store.db import is_postgresql, sqlite_execute_rows, transaction
 from absflow.store.tapes import PerformanceRecordRow, PoolAssetRow, TapeBatchRow
 from absflow.tape.mapping import TapeMapping, load_mapping
 from absflow.tape.months import months_elapsed, months_remaining
@@ -319,8 +319,9 @@ def _sql_literal(value: int | str | date) -> str:
 def bulk_insert(session: Session, table: str, rows: pl.DataFrame,
                 constants: dict[str, int | str | date] | None = None) -> None:
     """Append ``rows`` (columns named as the table's) plus ``constants`` (the same value on
-    every row) in the session's transaction: COPY … FROM STDIN (CSV) on PostgreSQL, batched
-    executemany on SQLite (constants as literals, dates as ISO text as SQLAlchemy stores them)."""
+    every row) in the session's transaction: COPY … FROM STDIN (CSV) on PostgreSQL, multi-row
+    INSERTs on SQLite (:func:`sqlite_execute_rows`; constants as literals, dates as ISO text as
+    SQLAlchemy stores them)."""
     if rows.height == 0:
         return
     fixed = constants or {}
@@ -339,7 +340,7 @@ def bulk_insert(session: Session, table: str, rows: pl.DataFrame,
     text_rows = rows.with_columns(pl.col(pl.Date).cast(pl.String))
     names = ", ".join(f'"{c}"' for c in (*fixed, *rows.columns))
     values = ", ".join([*(_sql_literal(v) for v in fixed.values()), *("?" for _ in rows.columns)])
-    statement = f"INSERT INTO {table} ({names}) VALUES ({values})"
+    head = f"INSERT INTO {table} ({names}) VALUES "
     cursor = raw.cursor()
     # A large insert gets a larger page cache for its duration: an index whose keys arrive out
     # of order (a tape not sorted by contract id) otherwise spills and re-reads pages on every
@@ -349,7 +350,7 @@ def bulk_insert(session: Session, table: str, rows: pl.DataFrame,
         if previous is not None:
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
         for offset in range(0, text_rows.height, SQLITE_BATCH):
-            cursor.executemany(statement, text_rows.slice(offset, SQLITE_BATCH).rows())
+            sqlite_execute_rows(cursor, head, f"({values})", text_rows.slice(offset, SQLITE_BATCH).rows())
     finally:
         if previous is not None:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
