@@ -602,7 +602,7 @@ def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatc
 
 
 def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
-    """A day's events go in as one statement from their JSON on SQLite (COPY on PostgreSQL): order,
+    """A day's events go in many rows per statement on SQLite (COPY on PostgreSQL): order,
     exact integers, text (quotes, backslashes, Chinese) and the detail rule (empty → NULL, at most
     120 characters) are what the per-row insert stored."""
     from absflow.revolving.daily import AssetEvent
@@ -628,8 +628,8 @@ def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
 
 
 def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) -> None:
-    """A day's state upserts, removals and state deletions (one statement each from the rows'
-    JSON on SQLite, COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes,
+    """A day's state upserts, removals and state deletions (many rows per statement on SQLite,
+    COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes,
     backslashes, Chinese), replace and delete the right state rows, and touch only the plan's
     active row of a removed asset — not its earlier holding, not another plan's."""
     from absflow.services.daily import UPDATED_COLUMNS, _write_pool_changes
@@ -684,11 +684,3 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
          ('回购 "x" \\ ' + "长" * 40)[:32]),
         (901, "G1", 7, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old"),
         (902, "G2", 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
-
-
-def test_a_frame_with_floats_is_not_sent_through_json() -> None:
-    """JSON numbers are parsed back by SQLite, not bit for bit: a float column is refused."""
-    from absflow.services.daily import _sqlite_from_frame
-
-    with pytest.raises(TypeError, match="floats"):
-        _sqlite_from_frame(None, "SELECT 1", pl.DataFrame({"rate": [0.1]}))  # type: ignore[arg-type]

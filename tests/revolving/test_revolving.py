@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.revolving.helpers import table
@@ -175,6 +176,8 @@ def test_property_limits_hold_after_every_purchase(case: tuple) -> None:  # type
     )
     before = check_limits(pool, limits)
     breaches = check_limits(after, limits)
+    assert list(selection.breaches_after) == breaches  # the pool plus the purchase, counted without joining
+    assert check_limits(pool, limits, added=cands.take(selection.chosen)) == breaches
     if not before:
         assert breaches == [], breaches
     else:
@@ -214,3 +217,24 @@ def test_delivery_canonical_bytes_is_sorted_json(rows: list[tuple[str, str, int,
             "total_principal": format_yuan(lines.principal_fen), "total_price": format_yuan(lines.price_fen)}
     assert lines.canonical_bytes() == json.dumps(body, sort_keys=True, ensure_ascii=False,
                                                  separators=(",", ":")).encode("utf-8")
+
+
+@settings(max_examples=80, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 6), st.integers(-(2**56), 2**56)), max_size=40),
+       small=st.booleans())
+def test_group_totals_are_exact_on_either_path(pairs: list[tuple[int, int]], small: bool) -> None:
+    """Sums per code equal Python's integers, by float64 bincount (amounts small enough) or
+    integer np.add.at (large ones); a code beyond the groups is an error on both paths."""
+    from absflow.revolving.table import group_totals
+
+    if small:
+        pairs = [(code, amount % 10**12) for code, amount in pairs]
+    expected = [0] * 7
+    for code, amount in pairs:
+        expected[code] += amount
+    codes = np.array([c for c, _ in pairs], np.int64)
+    amounts = np.array([a for _, a in pairs], np.int64)
+    assert group_totals(codes, amounts, 7).tolist() == expected
+    if pairs:
+        with pytest.raises(IndexError):
+            group_totals(codes, amounts, int(codes.max()))

@@ -105,13 +105,16 @@ def _top_n_sum(exposures: Int64Array, n: int) -> int:
     return int(np.partition(exposures, exposures.size - n)[exposures.size - n :].sum())
 
 
-def check_limits(pool: AssetTable, limits: Sequence[Concentration]) -> list[Breach]:
-    """Every concentration limit that ``pool`` (outstanding principal) breaks, exactly."""
-    total = int(pool.principal_fen.sum())
+def check_limits(pool: AssetTable, limits: Sequence[Concentration], added: AssetTable | None = None) -> list[Breach]:
+    """Every concentration limit that ``pool`` (outstanding principal) breaks, exactly;
+    ``added``: rows counted after ``pool``'s as if appended (a purchase), without building the
+    joined table (it shares the vocabularies; the breaches are those of the joined table)."""
+    parts = (pool,) if added is None else (pool, added)
+    total = sum(int(part.principal_fen.sum()) for part in parts)
     breaches: list[Breach] = []
-    clients = _client_count(pool)
-    vocab_client = pool.vocab.get("client", ())
-    by_client = group_totals(pool.client, pool.principal_fen, clients)
+    clients = _client_count(*parts)
+    vocab_client = parts[-1].vocab.get("client", ()) or pool.vocab.get("client", ())
+    by_client = _totals([(part.client, part.principal_fen) for part in parts], clients)
     for limit in limits:
         cap = _cap(_share(limit), total)
         if limit.rule is ConcentrationRule.SINGLE_CLIENT_MAX_SHARE:
@@ -123,17 +126,27 @@ def check_limits(pool: AssetTable, limits: Sequence[Concentration]) -> list[Brea
             if top > cap:
                 breaches.append(Breach(limit.id, f"top {limit.top_n}", top, cap))
         elif limit.rule is ConcentrationRule.SINGLE_GROUP_MAX_SHARE:
-            codes, size = _codes_for(pool, limit)
-            totals = group_totals(codes, pool.principal_fen, size)
-            names = pool.vocab.get(limit.field or "", ())
+            sized = [_codes_for(part, limit) for part in parts]
+            size = max(size for _, size in sized)
+            totals = _totals([(codes, part.principal_fen) for (codes, _), part in zip(sized, parts, strict=True)], size)
+            names = parts[-1].vocab.get(limit.field or "", ()) or pool.vocab.get(limit.field or "", ())
             for code in map(int, np.flatnonzero(totals > cap)):
                 breaches.append(
                     Breach(limit.id, names[code] if code < len(names) else str(code), int(totals[code]), cap)
                 )
         elif limit.rule is ConcentrationRule.SINGLE_LOAN_MAX_SHARE:
-            for position in np.flatnonzero(pool.principal_fen > cap):
-                breaches.append(Breach(limit.id, pool.code[int(position)], int(pool.principal_fen[position]), cap))
+            for part in parts:
+                for position in np.flatnonzero(part.principal_fen > cap):
+                    breaches.append(Breach(limit.id, part.code[int(position)], int(part.principal_fen[position]), cap))
     return breaches
+
+
+def _totals(parts: Sequence[tuple[Int64Array, Int64Array]], size: int) -> Int64Array:
+    """Amount per code over several (codes, amounts) parts."""
+    totals = group_totals(*parts[0], size)
+    for codes, amounts in parts[1:]:
+        totals += group_totals(codes, amounts, size)
+    return totals
 
 
 def rank_order(candidates: AssetTable) -> npt.NDArray[np.intp]:
@@ -208,8 +221,7 @@ def select_purchases(
             denominator,
         )
         bought = int(candidates.principal_fen[chosen].sum())
-        after = _pool_after(pool, candidates, chosen)
-        breaches_after = tuple(check_limits(after, limits))
+        breaches_after = tuple(check_limits(pool, limits, added=candidates.take(chosen)))
         new_breaches = _worse(breaches_before, breaches_after)
         if not new_breaches:
             break
@@ -244,25 +256,6 @@ def _worse(before: Sequence[Breach], after: Sequence[Breach]) -> list[Breach]:
     """Breaches after the purchase that are new, or larger in exposure than before."""
     previous = {(b.rule_id, b.key): b.exposure_fen for b in before}
     return [b for b in after if b.exposure_fen > previous.get((b.rule_id, b.key), -1)]
-
-
-def _pool_after(pool: AssetTable, candidates: AssetTable, chosen: npt.NDArray[np.intp]) -> AssetTable:
-    bought = candidates.take(chosen)
-    return AssetTable(
-        code=np.concatenate([np.asarray(pool.code, dtype=object), np.asarray(bought.code, dtype=object)]),
-        client=np.concatenate([pool.client, bought.client]),
-        principal_fen=np.concatenate([pool.principal_fen, bought.principal_fen]),
-        accrued_interest_fen=np.concatenate([pool.accrued_interest_fen, bought.accrued_interest_fen]),
-        rate=np.concatenate([pool.rate, bought.rate]),
-        due_date=np.concatenate([pool.due_date, bought.due_date]),
-        maintenance_ratio=np.concatenate([pool.maintenance_ratio, bought.maintenance_ratio]),
-        overdue_days=np.concatenate([pool.overdue_days, bought.overdue_days]),
-        in_liquidation=np.concatenate([pool.in_liquidation, bought.in_liquidation]),
-        extension_count=np.concatenate([pool.extension_count, bought.extension_count]),
-        code_rank=np.concatenate([pool.code_rank, bought.code_rank]),
-        groups={name: np.concatenate([pool.groups[name], bought.groups[name]]) for name in pool.groups},
-        vocab=candidates.vocab or pool.vocab,
-    )
 
 
 def _fill(

@@ -77,6 +77,7 @@ from absflow.store.db import (
     read_transaction,
     run_in_background,
     session_factory,
+    sqlite_execute_rows,
     transaction,
 )
 from absflow.store.tapes import TapeBatchRow
@@ -698,31 +699,36 @@ def _execute_many(session: Session, sql: str, rows: pl.DataFrame) -> None:
         cursor.executemany(_NAMED.sub(r"%(\1)s", sql), rows.to_dicts())
 
 
-def _sqlite_from_json(session: Session, sql: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                      **params: Any) -> None:
-    """SQLite: run ``sql`` once over ``rows`` (tuples of text, integers, ISO dates or None, in
-    ``columns`` order), its ``{rows}`` a subquery of them read from one JSON parameter
-    (``json_each``, in order); ``params`` bind its ``:name`` parameters. The statement runs whole
-    inside SQLite: on the helper thread it does not take the interpreter lock back after every
-    row as ``executemany`` does, which slowed both threads (docs/PERFORMANCE.md)."""
-    _run_on_json(session, sql, [f"e.value ->> {i} AS {c}" for i, c in enumerate(columns)],
-                 json.dumps(rows, separators=(",", ":")), params)
-
-
-def _sqlite_from_frame(session: Session, sql: str, rows: pl.DataFrame, **params: Any) -> None:
-    """:func:`_sqlite_from_json` for a frame's rows (integers, text, dates; no floats): polars
-    writes the JSON without holding the interpreter lock, and SQLite reads it in the statement,
-    so the values never become Python objects (``rows()`` and binding them held the lock for
-    ≈ 10 ms a day, time taken from the computing thread)."""
-    if any(dtype.is_float() for dtype in rows.dtypes):
-        raise TypeError("floats do not pass through JSON exactly: bind them")
-    _run_on_json(session, sql, [f"e.value ->> '{c}' AS {c}" for c in rows.columns], rows.write_json(), params)
-
-
-def _run_on_json(session: Session, sql: str, picked: Sequence[str], text: str, params: dict[str, Any]) -> None:
-    source = f"(SELECT {', '.join(picked)} FROM json_each(:rows) AS e ORDER BY e.key)"
+def _sqlite_rows(session: Session, head: str, rows: pl.DataFrame | Sequence[Sequence[Any]], tail: str = "", *,
+                 row: str | None = None) -> None:
+    """SQLite: ``head`` + ``row`` once per row of ``rows`` + ``tail``, many rows per statement
+    (:func:`sqlite_execute_rows`), on the driver's own cursor in the session's transaction.
+    ``rows``: a frame (in column order; dates as ISO text, as SQLAlchemy stores them) or tuples;
+    ``row`` None: ``(?, …)``, one per column. On the helper thread one statement per row took the
+    interpreter lock back after every row, which held back both threads; JSON read by SQLite
+    (``json_each``) cost the helper twice the time, and it then bounded the day
+    (docs/PERFORMANCE.md)."""
+    if isinstance(rows, pl.DataFrame):
+        rows = rows.with_columns(pl.col(pl.Date).cast(pl.String)).rows()
+    if not rows:
+        return
     raw: Any = session.connection().connection.driver_connection
-    raw.execute(sql.format(rows=source), {"rows": text, **params})
+    cursor = raw.cursor()
+    try:
+        sqlite_execute_rows(cursor, head, row or "(" + ", ".join("?" * len(rows[0])) + ")", rows, tail)
+    finally:
+        cursor.close()
+
+
+def _sqlite_update_from(session: Session, table: str, rows: pl.DataFrame, where: str) -> None:
+    """SQLite: set ``table``'s columns named as ``rows``' columns after the first (the key, e.g.
+    ``asset_id``) on its row with that key where ``where`` holds (SQL naming the table's columns
+    as ``{table}.column``; at most one such row per key). The rows first (MATERIALIZED), each
+    finding its row through the table's index on the key."""
+    key, *columns = rows.columns
+    sets = ", ".join(f"{c} = v.{c}" for c in columns)
+    _sqlite_rows(session, f"WITH v ({key}, {', '.join(columns)}) AS MATERIALIZED (VALUES ", rows,
+                 f") UPDATE {table} SET {sets} FROM v WHERE {table}.{key} = v.{key} AND {where}")
 
 
 _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
@@ -748,9 +754,9 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
     An asset that stays gets its values in its ``pool_asset_states`` row (inserted or replaced: a
     narrow row, keyed by asset); an asset that leaves gets its final values written into its
     ``pool_assets`` row with ``removed_on`` and its state row deleted (migration tape_0005). Each
-    asset is written once. SQLite: one statement each over the rows as JSON, in asset-id order (the
-    state table's key order); PostgreSQL: the rows COPYed into a temporary table, then one
-    statement each."""
+    asset is written once. SQLite: many rows per statement (``_sqlite_rows``), the states in
+    asset-id order (their table's key order); PostgreSQL: the rows COPYed into a temporary table,
+    then one statement each."""
     removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
                            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
         pl.lit(day, dtype=pl.Date).alias("removed_on"))
@@ -761,20 +767,14 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
         leaving & ~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))
     gone = removed.join(pl.concat([updates.filter(leaving), unchanged], how="vertical_relaxed"), on="asset_id",
                         how="inner", maintain_order="left").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS)
-    folded = ", ".join(f"{c} = v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
     if not is_postgresql(session.connection().engine):
-        if kept.height:
-            source = f"SELECT 'margin_loan', asset_id, {', '.join(STATE_COLUMNS)} FROM {{rows}} WHERE true"
-            _sqlite_from_frame(session, _STATE_UPSERT.format(source=source), kept)
-        if gone.height:
-            # The day's rows first (MATERIALIZED), each finding its active row through the active-asset
-            # unique index ("+plan_id": not through the (plan_id, removed_on) index, a scan of the pool).
-            _sqlite_from_frame(session, f"WITH v AS MATERIALIZED {{rows}} UPDATE pool_assets SET {folded} "
-                               "FROM v WHERE pool_assets.asset_type = 'margin_loan' AND pool_assets.asset_id = "
-                               "v.asset_id AND pool_assets.removed_on IS NULL AND +pool_assets.plan_id = :plan_id",
-                               gone, plan_id=plan_id)
-            _sqlite_from_frame(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' "
-                               "AND asset_id IN (SELECT asset_id FROM {rows})", gone.select("asset_id"))
+        head, tail = _STATE_UPSERT.split("{source}")
+        _sqlite_rows(session, head + "VALUES ", kept, tail, row="('margin_loan', " + ", ".join("?" * kept.width) + ")")
+        # "+plan_id": through the active-asset unique index, not the (plan_id, removed_on) index (a scan of the pool).
+        _sqlite_update_from(session, "pool_assets", gone, "pool_assets.asset_type = 'margin_loan' AND "
+                            f"pool_assets.removed_on IS NULL AND +pool_assets.plan_id = {int(plan_id)}")
+        _sqlite_rows(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' AND asset_id IN (",
+                     gone.select("asset_id"), ")", row="?")
         return
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
@@ -788,6 +788,7 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
             # join over a scan of the whole table, which grows by every asset ever bought.
             cursor.execute("SET LOCAL enable_hashjoin = off")
             cursor.execute("SET LOCAL enable_mergejoin = off")
+            folded = ", ".join(f"{c} = v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
             cursor.execute(f"UPDATE pool_assets AS p SET {folded} FROM {name} AS v "
                            "WHERE p.asset_type = 'margin_loan' AND p.asset_id = v.asset_id AND p.removed_on IS NULL "
                            "AND p.plan_id = %s", (plan_id,))
@@ -842,10 +843,9 @@ def _insert_events(session: Session, plan_id: int, day: date, events: Sequence[A
     if not events:
         return
     if not is_postgresql(session.connection().engine):
-        _sqlite_from_json(session, "INSERT INTO daily_asset_events (plan_id, business_date, asset_id, kind, "
-                          "principal_fen, interest_fen, fee_fen, detail) SELECT :plan_id, :day, asset_id, kind, "
-                          "principal_fen, interest_fen, fee_fen, NULLIF(substr(detail, 1, 120), '') FROM {rows}",
-                          EVENT_COLUMNS, events, plan_id=plan_id, day=day.isoformat())
+        _sqlite_rows(session, "INSERT INTO daily_asset_events (plan_id, business_date, asset_id, kind, principal_fen, "
+                     f"interest_fen, fee_fen, detail) SELECT {int(plan_id)}, '{day.isoformat()}', column1, column2, "
+                     "column3, column4, column5, NULLIF(substr(column6, 1, 120), '') FROM (VALUES ", events, ")")
         return
     bulk_insert(session, "daily_asset_events", pl.DataFrame(events, orient="row", schema={
         "asset_id": pl.String, "kind": pl.String, "principal_fen": pl.Int64, "interest_fen": pl.Int64,
@@ -891,9 +891,7 @@ def _write_finish(session: Session, plan_id: int, result: DayResult, settled_eve
                           "settled_on = :settled_on WHERE plan_id = :plan_id AND asset_id = :asset_id",
                           received.with_columns(pl.lit(plan_id).alias("plan_id")))
         else:
-            _sqlite_from_frame(session, "WITH v AS MATERIALIZED {rows} UPDATE daily_repurchases SET received_fen = "
-                               "v.received_fen, settled_on = v.settled_on FROM v WHERE daily_repurchases.plan_id = "
-                               ":plan_id AND daily_repurchases.asset_id = v.asset_id", received, plan_id=plan_id)
+            _sqlite_update_from(session, "daily_repurchases", received, f"daily_repurchases.plan_id = {int(plan_id)}")
 
 
 def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
