@@ -82,3 +82,33 @@ def test_the_thread_ends_when_idle_and_a_later_commit_starts_another(tmp_path: P
     assert checkpointer.checkpoints > before
     assert _rows_in_main_file_alone(path, tmp_path) == 1
     engine.dispose()
+
+
+def test_the_log_restarts_once_no_reader_is_in_it(tmp_path: Path) -> None:
+    """A reader in the log when the copy completes puts the restart off; when it ends, the
+    checkpointer restarts the log, so the next writer writes from the log's beginning (without
+    it the log grew until a committing writer checkpointed it itself)."""
+    path = tmp_path / "restart.db"
+    engine = make_engine(f"sqlite:///{path}")
+    checkpointer = WalCheckpointer.for_path(str(path))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        connection.execute(text("INSERT INTO t SELECT value FROM json_each(:xs)"), {"xs": str(list(range(5000)))})
+    assert checkpointer.wait_idle()
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (5000,)  # a snapshot in the log
+    restarts = checkpointer.restarts
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t SELECT value FROM json_each(:xs)"), {"xs": str(list(range(5000)))})
+    time.sleep(0.1)
+    assert checkpointer.restarts == restarts  # the reader holds it off
+    reader.execute("COMMIT")
+    assert checkpointer.wait_idle()
+    assert checkpointer.restarts == restarts + 1
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    frames = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames[1] <= 3, frames  # written from the log's start: not after the earlier frames
+    reader.close()
+    engine.dispose()
