@@ -353,6 +353,14 @@ def _candidate_table(frame: pl.DataFrame, day: date, vocab: Vocabulary) -> Asset
     )
 
 
+def _recoded(table: AssetTable, vocab: Vocabulary, remaps: Mapping[str, Int64Array]) -> AssetTable:
+    """``table`` with its client and group codes into ``vocab``, an extension of its own
+    (``remaps``: old code → new code per field that grew, as ``Vocabulary.extended`` gives)."""
+    return replace(table, client=remaps["client"][table.client] if "client" in remaps else table.client,
+                   groups={name: remaps[name][codes] if name in remaps else codes
+                           for name, codes in table.groups.items()}, vocab=vocab.texts)
+
+
 # ---------------------------------------------------------------------------------- the day
 
 
@@ -728,17 +736,13 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
     repurchases, updated_repurchases = settled.repurchases, dict(settled.updated_repurchases)
     defaulted_now, liquidating_now = settled.defaulted_now, settled.liquidating_now
 
-    # 5. the day's asset tables: the candidates' texts join the carried vocabulary (pool codes
-    #    remapped when it grows), the pool's table is its arrays as changed above, and mark to
-    #    market (positions × close prices, cash and debts per client).
+    # 5. the pool's table: its arrays as changed above, and mark to market (positions × close
+    #    prices, cash and debts per client). The candidates' table is made only on a day that buys.
     candidates = _candidate_frame(inputs.get("candidates"))
-    vocab, remaps = day_pool.vocab.extended(_candidate_texts(candidates))
-    day_pool = day_pool.recoded(vocab, remaps)
-    cand_table = _candidate_table(candidates, day, vocab)
     all_table = _pool_table(day_pool, day, balance_fen=rows.balance, accrued_today_fen=rows.accrued_today,
                             maturity=rows.maturity, extension_count=rows.extensions, in_liquidation=liquidating_now)
-    all_table = replace(all_table, maintenance_ratio=_marked_ratio(rows.balance + rows.accrued, all_table, vocab,
-                                                                    inputs))
+    all_table = replace(all_table, maintenance_ratio=_marked_ratio(rows.balance + rows.accrued, all_table,
+                                                                    day_pool.vocab, inputs))
 
     # 6. classification, eligibility re-check and repurchase instructions.
     kept = ~day_pool.mask(removals) if removals else np.ones(len(day_pool), np.bool_)
@@ -881,6 +885,7 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
 
     # 9. revolving purchase.
     purchases = _empty_purchases()
+    cand_table: AssetTable | None = None
     selection: Selection | None = None
     rejections: dict[str, int] = {}
     chosen_codes: list[str] = []
@@ -893,8 +898,12 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
             staying = ~wanted  # the pool after today's repurchase instructions
             held = np.zeros(len(day_pool), np.bool_)
             held[np.flatnonzero(kept)[staying]] = True
+            # The candidates' texts join the carried vocabulary (the pool's codes remapped when it grows).
+            vocab, remaps = day_pool.vocab.extended(_candidate_texts(candidates))
+            day_pool = day_pool.recoded(vocab, remaps)
+            cand_table = _candidate_table(candidates, day, vocab)
             selection, chosen_codes, purchases, rejections = _purchase(
-                ctx, day, pool_table.take(staying), day_pool, held,
+                ctx, day, _recoded(pool_table.take(staying), vocab, remaps), day_pool, held,
                 candidates, cand_table, available, mode, owned_elsewhere or set()
             )
             spent = selection.price_fen
@@ -997,7 +1006,7 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
         one_off_fees_paid=books.one_off_fees_paid,
         interest_income_at_payment_fen=interest_mark,
     )
-    end_pool = rows.end_pool(day_pool, kept, purchases, cand_table, selection.chosen if selection else None)
+    end_pool = rows.end_pool(day_pool, kept, purchases, selection.chosen if selection else None, cand_table)
     return DayResult(
         business_date=day,
         status=status,
@@ -1106,8 +1115,8 @@ class _DayRows:
         self._final_columns = self._columns()
         return pl.DataFrame(self._final_columns).select(pl.all().gather(changed_rows))
 
-    def end_pool(self, pool: DayPool, kept: BoolArray, purchases: pl.DataFrame, candidates: AssetTable,
-                 chosen: npt.NDArray[np.intp] | None) -> DayPool:
+    def end_pool(self, pool: DayPool, kept: BoolArray, purchases: pl.DataFrame, chosen: npt.NDArray[np.intp] | None,
+                 candidates: AssetTable | None) -> DayPool:
         """The end-of-day pool (after :meth:`updates`): start rows with the changed rows' non-null
         update values (as the written rows read back), removed rows dropped, purchases appended;
         codes carried, not rebuilt. ``pool``: the start pool, its codes possibly into a grown
@@ -1119,11 +1128,13 @@ class _DayRows:
             pl.when(pl.lit(pl.Series(changed) & column.is_not_null())).then(pl.lit(column))
             .otherwise(pl.col(column.name)).alias(column.name) for column in columns[1:]
         ).filter(pl.Series(kept))
-        bought = np.zeros(0, np.intp) if chosen is None or not purchases.height else chosen
         after = pl.concat([after, purchases.select(after.columns)])
-        codes = {name: np.concatenate([values[kept], (candidates.client if name == "client"
-                                                      else candidates.groups[name])[bought]])
-                 for name, values in pool.codes.items()}
+        if chosen is None or candidates is None or not purchases.height:
+            codes = {name: values[kept] for name, values in pool.codes.items()}
+        else:
+            codes = {name: np.concatenate([values[kept], (candidates.client if name == "client"
+                                                          else candidates.groups[name])[chosen]])
+                     for name, values in pool.codes.items()}
         bought_ids = purchases.get_column("asset_id").to_list()
         ids = np.concatenate([pool.ids[kept], np.asarray(bought_ids, dtype=object)])
         index = pool.row_of.after(kept, pool.ids[~kept].tolist(), bought_ids, ids)
