@@ -96,11 +96,11 @@ def sqlite_execute_rows(cursor: Any, head: str, row: str, rows: Sequence[Sequenc
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 65_536
 #: Seconds the checkpointer waits after a commit is announced before copying the WAL back. None:
 #: it copies what is committed at once, and what a commit still writing adds on a later try
-#: (``WalCheckpointer._restart_log``); after 0.2 s the next transaction had often begun, and
+#: (``WalCheckpointer._copy_and_restart``); after 0.2 s the next transaction had often begun, and
 #: the log was seldom restarted (40 days at 200,000 loans: 11 restarts against 42, and the
 #: writer's own checkpoint every fifth day).
 CHECKPOINT_DELAY_SECONDS = 0.0
-#: Tries, and seconds between them, to restart the log after a complete checkpoint (``_restart_log``).
+#: Tries, and seconds between them, to restart the log after a complete checkpoint (``_copy_and_restart``).
 WAL_RESTART_TRIES = 50
 WAL_RESTART_RETRY_SECONDS = 0.01
 #: Seconds without a commit after which the checkpointer thread closes its connection and ends
@@ -193,8 +193,9 @@ class WalCheckpointer:
             time.sleep(0.01)
         return False
 
-    def _restart_log(self, connection: sqlite3.Connection) -> None:
-        """Once every frame is copied, let the next writer start the log from its beginning.
+    def _copy_and_restart(self, connection: sqlite3.Connection) -> None:
+        """Copy the log back (PASSIVE), and once every frame is copied let the next writer start
+        the log from its beginning.
 
         SQLite restarts the log only when a write transaction begins after a complete checkpoint
         with no reader in the log — rarely when transactions follow each other closely (a day's
@@ -232,8 +233,7 @@ class WalCheckpointer:
                     if connection is None:  # timeout 0: never waits for the writer or a reader
                         connection = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0,
                                                      isolation_level=None, check_same_thread=False)
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    self._restart_log(connection)
+                    self._copy_and_restart(connection)
                     self.checkpoints += 1
                 finally:
                     self._busy = False
