@@ -260,3 +260,48 @@ def test_a_settled_day_changes_every_row_the_day_changes(seed: int) -> None:
         assert after.select(expected.columns).equals(expected), day
         pool, state = first.pool_after.frame, first.state
         owned.update(first.purchases.get_column("asset_id").to_list())
+
+
+def test_repurchase_receipts_settle_part_pay_and_ignore_closed_instructions() -> None:
+    """Receipts against open instructions, worked out column by column: paid in full → settled
+    and the asset leaves (its balance written off when collections ran ahead of the price); paid
+    in part → still open with what came in; a receipt for a settled instruction or for no
+    instruction changes nothing; two receipts of one asset count as one payment."""
+    from datetime import timedelta
+
+    from absflow.revolving.daily import OpenRepurchase, settle_day
+
+    market = SyntheticMarket(MarketConfig(clients=300, candidates_per_day=30, mean_loan_yuan=400_000), seed=7)
+    pool = market.initial_pool(50, DEAL.dates.establishment)
+    day = CAL.next_trading_day(DEAL.dates.establishment)
+    state = opening_state(CTX, pool, day)
+    ids = sorted(pool.get_column("asset_id").to_list())[:5]
+    balance = dict(zip(pool.get_column("asset_id").to_list(), pool.get_column("balance_fen").to_list(), strict=True))
+    due = day + timedelta(days=5)
+    full, part, closed, ahead, stray = ids
+    open_items = [
+        OpenRepurchase(full, "risk", day, due, balance[full], 700),
+        OpenRepurchase(part, "ineligible", day, due, balance[part], 0, received_fen=100),
+        OpenRepurchase(closed, "risk", day, due, balance[closed], 0, received_fen=balance[closed], settled_on=day),
+        OpenRepurchase(ahead, "risk", day, due, balance[ahead] - 300, 0),  # priced below the balance
+    ]
+    receipts = pl.DataFrame({"contract_id": [full, part, closed, ahead, stray, full],
+                             "amount_fen": [balance[full], 1_000, 5, balance[ahead] - 300, 9, 700]})
+    inputs = {"repurchase_receipts": receipts}
+    settled = settle_day(CTX, day, pool, inputs, state, open_items)
+    updated = settled.updated_repurchases
+    assert list(updated) == sorted([full, part, ahead])
+    assert updated[full].received_fen == balance[full] + 700 and updated[full].settled_on == day
+    assert updated[part].received_fen == 1_100 and updated[part].settled_on is None
+    assert updated[ahead].settled_on == day
+    assert dict(settled.removals) == {full: "repurchased:risk", ahead: "repurchased:risk"}
+    received = {e.asset_id: (e.principal_fen, e.interest_fen) for e in settled.events
+                if e.kind == "repurchase_received"}
+    # Principal up to the balance, the rest interest; the balance of the asset that stays goes down.
+    assert received == {full: (balance[full], 700), part: (1_000, 0), ahead: (balance[ahead] - 300, 0)}
+    assert settled.ledger.balance("cash:custody_principal") - state.balances.get("cash:custody_principal", 0) \
+        == balance[full] + 1_000 + balance[ahead] - 300
+    assert settled.ledger.balance("expense:repurchase_discount") == 300  # the rest of the balance written off
+    after = settled.pool_updates.filter(pl.col("asset_id") == part).get_column("balance_fen").to_list()
+    assert after == [balance[part] - 1_000]
+    assert sum(settled.ledger.balances.values()) == 0

@@ -666,39 +666,44 @@ def settle_day(
     receipts = inputs.get("repurchase_receipts")
     if receipts is not None and receipts.height:
         paid_in = receipts.group_by("contract_id").agg(pl.col("amount_fen").sum()).sort("contract_id")
-        row_of = day_pool.row_of
-        balance_now = {a: int(rows.balance[row_of[a]]) for a in paid_in.get_column("contract_id").to_list()
-                       if a in row_of}
-        received_principal = received_interest = written_off = 0
-        for asset_id, amount in paid_in.iter_rows():
-            open_item = updated_repurchases.get(asset_id, repurchases.get(asset_id))
-            if open_item is None or open_item.settled_on is not None:
-                continue  # validated at load; defensive
-            received = open_item.received_fen + int(amount)
-            settled = received >= open_item.amount_fen
-            updated_repurchases[asset_id] = OpenRepurchase(  # not dataclasses.replace: ≈ 170,000 at the end of term
-                open_item.asset_id, open_item.reason, open_item.instructed_on, open_item.due_on,
-                open_item.principal_fen, open_item.interest_fen, received, day if settled else None)
-            principal = min(int(amount), int(balance_now.get(asset_id, 0)))
-            received_principal += principal
-            received_interest += int(amount) - principal
-            balance_now[asset_id] = int(balance_now.get(asset_id, 0)) - principal
-            events.append(AssetEvent(asset_id, "repurchase_received", principal, int(amount) - principal))
-            changed.add(asset_id)
-            if settled:
-                removals[asset_id] = f"repurchased:{open_item.reason}"
-                written_off += balance_now[asset_id]  # zero unless collections ran ahead of the price
-                balance_now[asset_id] = 0
+        # Column by column, not a receipt at a time: at the end of term the whole pool is paid for.
+        # Receipts against no open instruction (validated at load) change nothing but are still
+        # read back as the balance they had; each asset appears once (grouped).
+        paid_ids = paid_in.get_column("contract_id").to_list()
+        amount = paid_in.get_column("amount_fen").cast(pl.Int64).to_numpy()
+        at = day_pool.rows_of_all(paid_ids)
+        held = at >= 0
+        balance_now = np.where(held, rows.balance[np.maximum(at, 0)], 0)
+        items = [repurchases.get(a) for a in paid_ids]
+        live = np.fromiter((item is not None and item.settled_on is None for item in items), np.bool_, len(items))
+        open_items: list[OpenRepurchase] = [item for item in items if item is not None and item.settled_on is None]
+        live_ids = [a for a, open_now in zip(paid_ids, live.tolist(), strict=True) if open_now]
+        paid = amount[live]
+        received = np.fromiter((item.received_fen for item in open_items), np.int64, len(open_items)) + paid
+        settled = received >= np.fromiter((item.amount_fen for item in open_items), np.int64, len(open_items))
+        principal = np.minimum(paid, balance_now[live])
+        balance_live = balance_now[live] - principal
+        written_off = int(balance_live[settled].sum())  # zero unless collections ran ahead of the price
+        balance_live[settled] = 0
+        balance_now[live] = balance_live
+        received_principal, received_interest = int(principal.sum()), int((paid - principal).sum())
+        for item, received_fen, settled_now in zip(open_items, received.tolist(), settled.tolist(), strict=True):
+            updated_repurchases[item.asset_id] = OpenRepurchase(  # not dataclasses.replace: ≈ 170,000 at the end
+                item.asset_id, item.reason, item.instructed_on, item.due_on, item.principal_fen, item.interest_fen,
+                received_fen, day if settled_now else None)
+            if settled_now:
+                removals[item.asset_id] = f"repurchased:{item.reason}"
+        events.extend(map(AssetEvent._make, zip(live_ids, repeat("repurchase_received"), principal.tolist(),
+                                                (paid - principal).tolist(), repeat(0), repeat(None))))
+        changed.update(live_ids)
         ledger.post(_entry("repurchase prices received", [
             ("cash:custody_principal", received_principal), ("cash:custody_interest", received_interest),
             ("asset:pool", -received_principal), ("income:interest", -received_interest),
         ]))
         ledger.move("repurchase settled below balance", "expense:repurchase_discount", "asset:pool", written_off)
-        held_ids = [a for a in balance_now if a in row_of]
-        if held_ids:  # one array assignment, not one per asset (the whole pool at the end of term)
-            at = day_pool.rows_of_all(held_ids)
-            rows.balance[at] = np.fromiter((balance_now[a] for a in held_ids), np.int64, count=len(held_ids))
-            rows.touch("balance_fen", at)
+        if held.any():  # one array assignment, not one per asset (the whole pool at the end of term)
+            rows.balance[at[held]] = balance_now[held]
+            rows.touch("balance_fen", at[held])
 
     # Repaid in full → leaves the pool.
     defaulted_now, liquidating_now = rows.status_masks()
@@ -773,28 +778,23 @@ def finish_day(settled: Settlement, *, owned_elsewhere: set[str] | None = None) 
     new_defaults = int(balances_np[fresh_default].sum())
     # Carried to tomorrow: the defaulted assets still in the pool. One that left never returns
     # (no asset is bought twice), so keeping it only made the state and this mask grow all life.
-    defaulted_in_pool = np.asarray(pool_table.code, dtype=object)[known_default | fresh_default].tolist()
+    pool_ids = np.asarray(pool_table.code, dtype=object)
+    defaulted_in_pool = pool_ids[known_default | fresh_default].tolist()
     bad = classes >= AssetClass.INELIGIBLE
     wanted = (bad | end_of_term) & (balances_np > 0)
     instructed = set(repurchases) | set(updated_repurchases)
     if instructed:
         wanted &= ~day_pool.mask(instructed)[kept]
-    for position in np.flatnonzero(wanted).tolist():
-        klass = AssetClass(int(classes[position]))
-        reason = klass.name.lower() if klass >= AssetClass.INELIGIBLE else "end_of_term_unsettled"
-        instruction = OpenRepurchase(
-            str(pool_table.code[position]), reason, day, due_on, int(balances_np[position]), int(accrued_now[position])
-        )
-        new_repurchases.append(instruction)
-        events.append(
-            AssetEvent(
-                instruction.asset_id,
-                "repurchase_instructed",
-                instruction.principal_fen,
-                instruction.interest_fen,
-                detail=reason,
-            )
-        )
+    # Column by column, not a row at a time: on the first end-of-term day the whole pool is instructed.
+    positions = np.flatnonzero(wanted)
+    reasons_by_class = [k.name.lower() if k >= AssetClass.INELIGIBLE else "end_of_term_unsettled" for k in AssetClass]
+    for asset_id, reason, principal_fen, interest_fen in zip(
+        pool_ids[positions].tolist(),
+        [reasons_by_class[k] for k in classes[positions].tolist()],
+        balances_np[positions].tolist(), accrued_now[positions].tolist(), strict=True,
+    ):
+        new_repurchases.append(OpenRepurchase(str(asset_id), reason, day, due_on, principal_fen, interest_fen))
+        events.append(AssetEvent(str(asset_id), "repurchase_instructed", principal_fen, interest_fen, detail=reason))
     late = [
         r
         for r in [*repurchases.values(), *updated_repurchases.values()]
