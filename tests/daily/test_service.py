@@ -451,6 +451,33 @@ def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Cont
     assert "uq_pool_assets_active_asset" in plan and "ix_pool_assets_removed_asset" in plan, plan
 
 
+def test_owned_elsewhere_on_sqlite_probes_both_indexes_once_per_id(ctx: Context) -> None:
+    """SQLite: one pass over the candidate ids, each probing the active and the removed rows'
+    partial indexes (no temporary index of the id list); held now, held before and never held
+    are told apart."""
+    if ctx.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite plan")
+    with ctx.engine.begin() as conn:
+        conn.execute(text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
+            "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, '2024-01-02', 'performing', "
+            "'2024-01-02', '2024-01-02' FROM n"))
+        conn.execute(text("UPDATE pool_assets SET removed_on = '2024-02-01' WHERE asset_id LIKE 'A1%'"))
+        conn.execute(text(  # another asset type with the same id is not a margin loan held
+            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
+            "cutoff_date, acquired_on) VALUES (1, 'lease', 'X1', 'C', 100, '2024-01-02', 'performing', "
+            "'2024-01-02', '2024-01-02')"))
+        plan = " | ".join(str(r[-1]) for r in conn.execute(
+            text("EXPLAIN QUERY PLAN " + daily_service.OWNED_ELSEWHERE_SQLITE), {"ids": "[]"}))
+    ids = [f"A{i}" for i in range(1, 2001, 2)] + [f"X{i}" for i in range(500)]
+    candidates = pl.DataFrame({"contract_id": ids})
+    found = daily_service._owned_elsewhere_committed(ctx.engine, candidates)
+    assert found == {f"A{i}" for i in range(1, 2001, 2)}
+    assert "uq_pool_assets_active_asset" in plan and "ix_pool_assets_removed_asset" in plan, plan
+    assert "TEMP B-TREE" not in plan and "LIST SUBQUERY" not in plan, plan
+
+
 def test_the_simulated_life_runs_through_the_last_payment_date() -> None:
     """Deal 09's expected maturity, 2019-02-24, is a Sunday: its last payment is on Monday the
     25th, and the life includes it (the final distribution), starting the day after establishment."""

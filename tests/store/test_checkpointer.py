@@ -112,3 +112,29 @@ def test_the_log_restarts_once_no_reader_is_in_it(tmp_path: Path) -> None:
     assert frames[1] <= 3, frames  # written from the log's start: not after the earlier frames
     reader.close()
     engine.dispose()
+
+
+def test_a_new_database_file_gets_the_page_size_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New files are made with ``SQLITE_PAGE_SIZE_BYTES`` pages; a file made with SQLite's default
+    4,096-byte pages (an older absflow database) opens and works unchanged."""
+    from absflow.store.db import SQLITE_PAGE_SIZE_BYTES
+
+    new = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    with new.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    with new.connect() as connection:
+        assert connection.execute(text("PRAGMA page_size")).scalar_one() == SQLITE_PAGE_SIZE_BYTES == 16_384
+    new.dispose()
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as raw:
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("CREATE TABLE t (x INTEGER)")
+        raw.execute("INSERT INTO t VALUES (1)")
+    old = make_engine(f"sqlite:///{old_path}")
+    with old.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (2)"))
+    with old.connect() as connection:
+        assert connection.execute(text("PRAGMA page_size")).scalar_one() == 4096
+        assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert connection.execute(text("SELECT sum(x) FROM t")).scalar_one() == 3
+    old.dispose()

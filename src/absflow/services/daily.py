@@ -622,6 +622,15 @@ _PROBE = ("SELECT c.id FROM unnest(CAST(:ids AS text[])) AS c(id) CROSS JOIN LAT
 OWNED_ELSEWHERE_POSTGRESQL = f"{_PROBE.format('NULL')} UNION {_PROBE.format('NOT NULL')}"
 
 
+#: SQLite: the same, one pass over the ids with a probe of each partial index (the two ``IN``
+#: lists of a UNION each built a temporary index of all the ids first: 39–50 against 22 ms for
+#: 20,000 candidates).
+OWNED_ELSEWHERE_SQLITE = ("SELECT c.value FROM json_each(:ids) AS c WHERE EXISTS (SELECT 1 FROM pool_assets p "
+                          "WHERE p.asset_type = 'margin_loan' AND p.asset_id = c.value AND p.removed_on IS NULL) "
+                          "OR EXISTS (SELECT 1 FROM pool_assets p WHERE p.asset_type = 'margin_loan' "
+                          "AND p.asset_id = c.value AND p.removed_on IS NOT NULL)")
+
+
 def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[str]:
     """Candidate contract ids already in any plan's pool, now or before (never bought again)."""
     if candidates is None or candidates.height == 0:
@@ -637,10 +646,7 @@ def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[s
         # nested loop that grew by ≈ 2.5 s a day at 200,000 loans (14 s on the 9th day). LATERAL …
         # LIMIT 1 can only be run as a probe per id.
         return set(session.execute(text(OWNED_ELSEWHERE_POSTGRESQL), {"ids": ids}).scalars())
-    return set(session.execute(*_for_ids(
-        session, "SELECT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' AND asset_id {ids} "
-        "AND removed_on IS NULL UNION SELECT asset_id FROM pool_assets WHERE asset_type = 'margin_loan' "
-        "AND asset_id {ids} AND removed_on IS NOT NULL", ids, {})).scalars())
+    return set(session.execute(text(OWNED_ELSEWHERE_SQLITE), {"ids": json.dumps(ids)}).scalars())
 
 
 def _owned_elsewhere_committed(engine: Engine, candidates: pl.DataFrame | None) -> set[str]:
