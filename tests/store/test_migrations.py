@@ -60,3 +60,35 @@ def test_log_downgrade_puts_back_the_small_subtrees(engine: Engine) -> None:
     assert is_current(engine)
     with transaction(engine) as session:
         assert session.execute(select(LogNodeRow).where(LogNodeRow.level < 4)).first() is None
+
+
+def test_pool_change_items_flag_down_and_up_keeps_the_items(engine: Engine) -> None:
+    """tlog_0004 marks a daily run's items (found through the pool rows) and keeps only the others
+    in the asset index. Back to tlog_0003 the column goes and every item is in the full index
+    again; forward again the items stored meanwhile read as not via pool rows (in the index)."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from absflow.store.migrate import alembic_config
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO pool_change_items (log_index, position, plan_code, asset_id, change, "
+                          "amount_fen, reason, via_pool_rows) VALUES (7, 0, 'P1', 'A1', 'added', 100, 'r', :t), "
+                          "(7, 1, 'P1', 'A2', 'removed', 5, 'r', :f)"), {"t": True, "f": False})
+    try:
+        command.downgrade(alembic_config(engine), "tlog_0003")
+        columns = {c["name"] for c in inspect(engine).get_columns("pool_change_items")}
+        assert "via_pool_rows" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT asset_id FROM pool_change_items WHERE plan_code = 'P1' "
+                                     "ORDER BY asset_id")).scalars().all() == ["A1", "A2"]
+        upgrade(engine)
+        with engine.connect() as conn:
+            flags = conn.execute(text("SELECT asset_id, via_pool_rows FROM pool_change_items "
+                                      "WHERE plan_code = 'P1' AND NOT via_pool_rows ORDER BY asset_id")).all()
+        assert [(a, bool(f)) for a, f in flags] == [("A1", False), ("A2", False)]
+    finally:  # the session's shared database goes back to head whatever happens
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM pool_change_items WHERE plan_code = 'P1'"))
+    assert is_current(engine)

@@ -186,6 +186,45 @@ def test_daily_runs_log_each_days_purchases_and_removals(ctx: Context) -> None:
     report = verify_bundle(pool_changes.pool_change_bundle(ctx, code, purchased), KEYS)
     assert any(f"asset {purchased} was added to the pool" in line and "revolving_purchase" in line
                for line in report.proven)
+    # The daily runs' items are found through the assets' pool rows, none through the asset index.
+    with ctx.engine.connect() as conn:
+        flags = conn.execute(text("SELECT via_pool_rows, COUNT(*) FROM pool_change_items WHERE plan_code = :c "
+                                  "GROUP BY via_pool_rows"), {"c": code}).all()
+    assert [(bool(flag), count) for flag, count in flags] == [(True, len(logged))]
+    gone = sorted(removed)[0]  # an asset of the imported pool that left: its removal proven
+    bundle = pool_changes.pool_change_bundle(ctx, code, gone)
+    assert [item["entry"] for item in bundle["items"]] == [idx for idx, entry in entries
+                                                          if entry["business_date"] == str(removed[gone])[:10]]
+    assert any(f"asset {gone} was removed from the pool" in line for line in verify_bundle(bundle, KEYS).proven)
+    both = sorted(set(acquired) & set(removed))  # bought and left within the days run: both items
+    for asset_id in both[:1]:
+        changes = [json.loads(item["body"])["change"] for item in
+                   pool_changes.pool_change_bundle(ctx, code, asset_id)["items"]]
+        assert changes == ["added", "removed"]
+
+
+def test_an_asset_found_through_its_pool_rows_and_the_index_gets_every_item(ctx: Context) -> None:
+    """A list logged by another caller (not a daily run) is found through the asset index, beside
+    the daily run's items of the same asset found through its pool rows: one bundle holds both."""
+    from absflow.services.simulate import simulate
+    from absflow.store.db import transaction
+
+    ctx.extras["log_signer"] = SIGNER
+    deal = (Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml").read_text("utf-8")
+    code = simulate(ctx, deal, days=2, seed=5, loans=300).plan_code
+    with ctx.engine.connect() as conn:
+        asset_id, removed_on = conn.execute(text(
+            "SELECT asset_id, removed_on FROM pool_assets a JOIN plans p ON p.id = a.plan_id "
+            "WHERE p.code = :c AND removed_on IS NOT NULL ORDER BY asset_id LIMIT 1"), {"c": code}).one()
+    with transaction(ctx.engine) as session:
+        other = pool_changes.log_pool_changes(session, plan_code=code, business_date=date(2026, 4, 1),
+                                              recorded_at=ctx.now(), source="correction",
+                                              changes=[PoolChange(asset_id, "added", 1, "correction")])
+    bundle = pool_changes.pool_change_bundle(ctx, code, asset_id)
+    assert len(bundle["items"]) == 2 and bundle["items"][-1]["entry"] == other
+    report = verify_bundle(bundle, KEYS)
+    assert any(f"asset {asset_id} was removed from the pool" in line and f"on {str(removed_on)[:10]}" in line
+               for line in report.proven)
 
 
 @given(st.text(), st.sampled_from(["added", "removed"]), st.integers(-(10**18), 10**18), st.text())

@@ -513,7 +513,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             finished.result()
         index = _persist(session, plan.id, plan_code, result, stored, summary, now)
         write_pool_changes(session, plan_code=plan_code, business_date=business_date, recorded_at=now,
-                           prepared=changes)
+                           prepared=changes, via_pool_rows=True)
         if _before_commit is not None:
             _before_commit(session)
     if cache is not None:  # committed: the pool after this day is the plan's pool at this version

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import NotFound
@@ -24,6 +24,8 @@ from absflow.services.log import append_event
 from absflow.services.tapes import bulk_insert
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow, PoolChangeItemRow
+from absflow.store.plans import PlanRow
+from absflow.store.tapes import PoolAssetRow
 from absflow.tlog.entry import CanonicalError, json_string
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.itemised import (
@@ -129,9 +131,14 @@ def prepare_pool_changes(changes: Sequence[PoolChange] | pl.DataFrame,
 
 
 def write_pool_changes(session: Session, *, plan_code: str, business_date: date, recorded_at: datetime,
-                       prepared: tuple[pl.DataFrame, dict[str, Any]] | None) -> int | None:
+                       prepared: tuple[pl.DataFrame, dict[str, Any]] | None, via_pool_rows: bool = False) -> int | None:
     """Append the ``pool.changed`` entry of a :func:`prepare_pool_changes` list and store its
-    items in the caller's transaction; the entry's index (None for an empty list)."""
+    items in the caller's transaction; the entry's index (None for an empty list).
+
+    ``via_pool_rows``: only for a daily run's list, written in the same transaction as its pool
+    rows — every added asset has a ``pool_assets`` row of the plan acquired on ``business_date``
+    and every removed one a row removed on it. Its items are then found through those rows, and
+    stay out of the asset index (see ``PoolChangeItemRow.via_pool_rows``)."""
     if prepared is None:
         return None
     items, payload = prepared
@@ -140,8 +147,40 @@ def write_pool_changes(session: Session, *, plan_code: str, business_date: date,
     # The driver's bulk path (COPY on PostgreSQL, executemany on SQLite): thousands of items a day.
     bulk_insert(session, PoolChangeItemRow.__tablename__, items.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("position"), "asset_id", "change", "amount_fen", "reason"),
-        {"log_index": index, "plan_code": plan_code})
+        {"log_index": index, "plan_code": plan_code, "via_pool_rows": int(via_pool_rows)})
     return index
+
+
+def _logged_positions(session: Session, plan_code: str, asset_id: str) -> list[tuple[int, int]]:
+    """(log index, position) of every stored pool-change item of ``asset_id`` in the plan's lists:
+    the daily runs' items through the asset's pool rows (the days it was acquired and removed:
+    that day's ``pool.changed`` entry of the plan, then the asset in that entry's items), the
+    other lists' through the asset index. Every lookup is by an index."""
+    plan = session.execute(select(PlanRow.id, PlanRow.asset_type).where(PlanRow.code == plan_code)).one_or_none()
+    found: set[tuple[int, int]] = set()
+    if plan is not None:
+        days: set[date] = set()
+        # One partial index each (held now, held before); the asset's few rows of any plan, this
+        # plan's kept here (a plan_id condition could draw the planner to the plan's whole pool).
+        for held in (PoolAssetRow.removed_on.is_(None), PoolAssetRow.removed_on.is_not(None)):
+            for plan_id, acquired, removed in session.execute(
+                    select(PoolAssetRow.plan_id, PoolAssetRow.acquired_on, PoolAssetRow.removed_on).where(
+                        PoolAssetRow.asset_type == plan.asset_type, PoolAssetRow.asset_id == asset_id, held)):
+                if plan_id == plan.id:
+                    days.update(d for d in (acquired, removed) if d is not None)
+        entries = session.execute(select(LogEntryRow.idx).where(
+            LogEntryRow.plan_code == plan_code, LogEntryRow.entry_type == POOL_CHANGE_TYPE,
+            LogEntryRow.business_date.in_(sorted(days)))).scalars().all() if days else []
+        for log_index in entries:
+            found.update((log_index, position) for position in session.execute(
+                select(PoolChangeItemRow.position).where(
+                    PoolChangeItemRow.log_index == log_index, PoolChangeItemRow.asset_id == asset_id,
+                    PoolChangeItemRow.via_pool_rows.is_(True))).scalars())
+    found.update(session.execute(  # the partial index's own condition, so that the index is used
+        select(PoolChangeItemRow.log_index, PoolChangeItemRow.position)
+        .where(PoolChangeItemRow.plan_code == plan_code, PoolChangeItemRow.asset_id == asset_id,
+               text("NOT via_pool_rows"))).tuples())
+    return sorted(found)
 
 
 def _list_of(session: Session, log_index: int) -> list[PoolChange]:
@@ -157,10 +196,7 @@ def pool_change_bundle(ctx: Context, plan_code: str, asset_id: str) -> dict[str,
 
     ctx.require("download", plan_code)
     with transaction(ctx.engine) as session:
-        hits = session.execute(
-            select(PoolChangeItemRow.log_index, PoolChangeItemRow.position)
-            .where(PoolChangeItemRow.plan_code == plan_code, PoolChangeItemRow.asset_id == asset_id)
-            .order_by(PoolChangeItemRow.log_index, PoolChangeItemRow.position)).all()
+        hits = _logged_positions(session, plan_code, asset_id)
         if not hits:
             raise NotFound(f"plan {plan_code} has no logged pool change of asset {asset_id!r} "
                            "(an asset of the initial pool is proven by its tape record: `absflow log record-proof`)")

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Index,
@@ -17,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,4 +103,11 @@ class PoolChangeItemRow(Base):
     change: Mapped[str] = mapped_column(String(8), nullable=False)
     amount_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reason: Mapped[str] = mapped_column(String(64), nullable=False)
-    __table_args__ = (Index("ix_pool_change_items_plan_asset", "plan_code", "asset_id"),)
+    #: The item came with a daily run's list: its asset's ``pool_assets`` row of the plan was
+    #: acquired (added) or removed (removed) on the entry's business date, which is how
+    #: ``pool_change_bundle`` finds it. Only the other lists' items are in the asset index
+    #: (migration tlog_0004: a day's thousands of index entries, on pages all over the index,
+    #: were ≈ 17 % of the pages a day's commit wrote).
+    via_pool_rows: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    __table_args__ = (Index("ix_pool_change_items_plan_asset", "plan_code", "asset_id",
+                            sqlite_where=text("NOT via_pool_rows"), postgresql_where=text("NOT via_pool_rows")),)
