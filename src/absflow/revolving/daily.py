@@ -674,25 +674,25 @@ def settle_day(
         at = day_pool.rows_of_all(paid_ids)
         held = at >= 0
         balance_now = np.where(held, rows.balance[np.maximum(at, 0)], 0)
-        items = [repurchases.get(a) for a in paid_ids]
-        live = np.fromiter((item is not None and item.settled_on is None for item in items), np.bool_, len(items))
-        open_items: list[OpenRepurchase] = [item for item in items if item is not None and item.settled_on is None]
+        instructions = [repurchases.get(a) for a in paid_ids]
+        live = np.fromiter((i is not None and i.settled_on is None for i in instructions), np.bool_, len(instructions))
+        open_items: list[OpenRepurchase] = [i for i in instructions if i is not None and i.settled_on is None]
         live_ids = [a for a, open_now in zip(paid_ids, live.tolist(), strict=True) if open_now]
         paid = amount[live]
-        received = np.fromiter((item.received_fen for item in open_items), np.int64, len(open_items)) + paid
-        settled = received >= np.fromiter((item.amount_fen for item in open_items), np.int64, len(open_items))
+        received = np.fromiter((i.received_fen for i in open_items), np.int64, len(open_items)) + paid
+        settled = received >= np.fromiter((i.amount_fen for i in open_items), np.int64, len(open_items))
         principal = np.minimum(paid, balance_now[live])
         balance_live = balance_now[live] - principal
         written_off = int(balance_live[settled].sum())  # zero unless collections ran ahead of the price
         balance_live[settled] = 0
         balance_now[live] = balance_live
         received_principal, received_interest = int(principal.sum()), int((paid - principal).sum())
-        for item, received_fen, settled_now in zip(open_items, received.tolist(), settled.tolist(), strict=True):
-            updated_repurchases[item.asset_id] = OpenRepurchase(  # not dataclasses.replace: ≈ 170,000 at the end
-                item.asset_id, item.reason, item.instructed_on, item.due_on, item.principal_fen, item.interest_fen,
-                received_fen, day if settled_now else None)
+        for paid_for, received_fen, settled_now in zip(open_items, received.tolist(), settled.tolist(), strict=True):
+            updated_repurchases[paid_for.asset_id] = OpenRepurchase(  # not dataclasses.replace: ≈ 170,000 at the end
+                paid_for.asset_id, paid_for.reason, paid_for.instructed_on, paid_for.due_on, paid_for.principal_fen,
+                paid_for.interest_fen, received_fen, day if settled_now else None)
             if settled_now:
-                removals[item.asset_id] = f"repurchased:{item.reason}"
+                removals[paid_for.asset_id] = f"repurchased:{paid_for.reason}"
         events.extend(map(AssetEvent._make, zip(live_ids, repeat("repurchase_received"), principal.tolist(),
                                                 (paid - principal).tolist(), repeat(0), repeat(None))))
         changed.update(live_ids)

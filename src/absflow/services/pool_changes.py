@@ -200,7 +200,7 @@ def pool_change_bundle(ctx: Context, plan_code: str, asset_id: str) -> dict[str,
         if not hits:
             raise NotFound(f"plan {plan_code} has no logged pool change of asset {asset_id!r} "
                            "(an asset of the initial pool is proven by its tape record: `absflow log record-proof`)")
-        items = []
+        items: list[dict[str, Any]] = []
         for log_index, position in hits:
             listed = _list_of(session, log_index)
             leaves = [leaf_hash(pool_change_bytes(c)) for c in listed]
