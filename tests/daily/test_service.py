@@ -711,3 +711,38 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
          ('回购 "x" \\ ' + "长" * 40)[:32]),
         (901, "G1", 7, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old"),
         (902, "G2", 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
+
+
+def test_a_day_runs_with_a_short_switch_interval_and_restores_it(ctx: Context) -> None:
+    """While a day runs the interpreter switches threads every DAY_SWITCH_INTERVAL_SECONDS (the
+    writing thread binds its rows under the interpreter lock); afterwards the process's own value
+    is back, also when blocks nest and overlap on several threads."""
+    code = _plan(ctx, days=0)
+    day = FIRST
+    daily_service.store_inputs(ctx, code, day, _day_frames(day, _pool_ids(ctx, code)))
+    seen: list[float] = []
+    daily_service._before_commit = lambda _session: seen.append(sys.getswitchinterval())
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        daily_service.run_day(ctx, code, day, checkpoint=False)
+        assert seen == [daily_service.DAY_SWITCH_INTERVAL_SECONDS] and sys.getswitchinterval() == 0.004
+        inside = threading.Event()
+        leave = threading.Event()
+
+        def hold() -> None:
+            with daily_service.short_switch_interval():
+                inside.set()
+                leave.wait(10)
+
+        other = threading.Thread(target=hold)
+        other.start()
+        assert inside.wait(10)
+        with daily_service.short_switch_interval():  # overlapping: the first to leave does not restore
+            leave.set()
+            other.join(10)
+            assert sys.getswitchinterval() == daily_service.DAY_SWITCH_INTERVAL_SECONDS
+        assert sys.getswitchinterval() == 0.004
+    finally:
+        daily_service._before_commit = None
+        sys.setswitchinterval(before)

@@ -17,6 +17,8 @@ import io
 import itertools
 import json
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +98,49 @@ SQLITE_RUN_CACHE_KIB = 262_144
 _before_commit: Callable[[Session], None] | None = None
 
 
+#: CPython's thread switch interval while a day's files are stored or a day runs (its default
+#: is 5 ms). The day's writing thread binds each statement's rows under the interpreter lock and
+#: waited for the computing thread to give the lock up at each switch interval: at 1 ms days
+#: 25–60 of the 200,000-loan life ran 360 → 336 ms a day (0.5 and 0.2 ms: no better;
+#: docs/PERFORMANCE.md).
+DAY_SWITCH_INTERVAL_SECONDS = 0.001
+
+
+class _SwitchInterval:
+    """The process's switch interval, shortened while any day's work runs (blocks may nest and
+    run on several threads at once: the value from before the first is restored after the last)."""
+
+    def __init__(self) -> None:
+        self.lock, self.depth, self.before = threading.Lock(), 0, sys.getswitchinterval()
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.before, DAY_SWITCH_INTERVAL_SECONDS))
+            self.depth += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                sys.setswitchinterval(self.before)
+
+
+_switch_interval = _SwitchInterval()
+
+
+@contextmanager
+def short_switch_interval() -> Iterator[None]:
+    """Run the block (or, as a decorator, each call) with the switch interval at
+    ``DAY_SWITCH_INTERVAL_SECONDS`` (never lengthened), then restore it."""
+    _switch_interval.enter()
+    try:
+        yield
+    finally:
+        _switch_interval.leave()
+
+
 # ---------------------------------------------------------------------------------- loading
 
 
@@ -143,6 +188,7 @@ def load_inputs(ctx: Context, plan_code: str, business_date: date, paths: Sequen
     return store_inputs(ctx, plan_code, business_date, frames, files)
 
 
+@short_switch_interval()
 def store_inputs(ctx: Context, plan_code: str, business_date: date, frames: dict[str, pl.DataFrame],
                  files: dict[str, tuple[str, str]] | None = None, *,
                  cache: dict[str, Any] | None = None) -> LoadResult:
@@ -445,6 +491,7 @@ def _first_day(calendar: Calendar, deal: Deal) -> date:
     return calendar.next_trading_day(deal.dates.establishment)
 
 
+@short_switch_interval()
 def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: bool = False,
             checkpoint: bool = True, cache: dict[str, Any] | None = None) -> DayRun:
     """Run one business day (idempotent: a day already run returns its stored result)."""
