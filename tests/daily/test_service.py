@@ -429,6 +429,17 @@ def test_market_parameters_are_checked_each_at_its_path() -> None:
         ("unknown_field", "market.volatility"), ("not_a_number", "market.jump_mean")]
 
 
+def _many_assets(conn: Any, count: int) -> None:
+    """Active margin loans A1 … A<count> in plan 1's pool (the series made by the database)."""
+    series = ("generate_series(1, :n) AS s(i)" if conn.dialect.name == "postgresql" else
+              "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :n) SELECT i FROM n) AS s")
+    conn.execute(text(
+        "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
+        "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, :d, 'performing', :d, :d "
+        f"FROM {series}"),
+        {"n": count, "d": date(2024, 1, 2)})
+
+
 def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Context) -> None:
     """PostgreSQL: with statistics taken before any row was removed, the planner used to join
     every removed row against the whole id list (a nested loop growing every day: 14 s on the
@@ -436,10 +447,7 @@ def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Cont
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL planner question")
     with ctx.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
-            "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, DATE '2024-01-02', 'performing', "
-            "DATE '2024-01-02', DATE '2024-01-02' FROM generate_series(1, 20000) AS i"))
+        _many_assets(conn, 20000)
         conn.execute(text("ANALYZE pool_assets"))  # every row active in the statistics
         conn.execute(text("UPDATE pool_assets SET removed_on = DATE '2024-02-01' WHERE asset_id LIKE 'A1%'"))
         ids = [f"A{i}" for i in range(1, 20001, 2)] + [f"X{i}" for i in range(5000)]
@@ -458,19 +466,13 @@ def test_owned_elsewhere_on_sqlite_probes_both_indexes_once_per_id(ctx: Context)
     if ctx.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite plan")
     with ctx.engine.begin() as conn:
-        conn.execute(text(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
-            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
-            "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, '2024-01-02', 'performing', "
-            "'2024-01-02', '2024-01-02' FROM n"))
+        _many_assets(conn, 2000)
         conn.execute(text("UPDATE pool_assets SET removed_on = '2024-02-01' WHERE asset_id LIKE 'A1%'"))
-        conn.execute(text(  # another asset type with the same id is not a margin loan held
-            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
-            "cutoff_date, acquired_on) VALUES (1, 'lease', 'X1', 'C', 100, '2024-01-02', 'performing', "
-            "'2024-01-02', '2024-01-02')"))
+        conn.execute(text("UPDATE pool_assets SET asset_type = 'lease', asset_id = 'X1' "  # not a margin loan
+                          "WHERE asset_id = 'A2000'"))
         plan = " | ".join(str(r[-1]) for r in conn.execute(
             text("EXPLAIN QUERY PLAN " + daily_service.OWNED_ELSEWHERE_SQLITE), {"ids": "[]"}))
-    ids = [f"A{i}" for i in range(1, 2001, 2)] + [f"X{i}" for i in range(500)]
+    ids = [f"A{i}" for i in range(1, 2001, 2)] + [f"X{i}" for i in range(500)]  # X1: a lease held
     candidates = pl.DataFrame({"contract_id": ids})
     found = daily_service._owned_elsewhere_committed(ctx.engine, candidates)
     assert found == {f"A{i}" for i in range(1, 2001, 2)}
