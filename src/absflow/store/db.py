@@ -94,8 +94,8 @@ def sqlite_execute_rows(cursor: Any, head: str, row: str, rows: Sequence[Sequenc
 #: SQLite: WAL pages after which a committing connection copies the WAL back into the database
 #: itself (default 1,000) — a backstop: normally the checkpointer thread has done it already.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 65_536
-#: Seconds the checkpointer waits after a commit is announced before copying the WAL back. None:
-#: it copies what is committed at once, and what a commit still writing adds on a later try
+#: Seconds the checkpointer waits after a commit is announced before copying the WAL back. 0: it
+#: copies what is committed at once, and what a commit still writing adds on a later try
 #: (``WalCheckpointer._copy_and_restart``); after 0.2 s the next transaction had often begun, and
 #: the log was seldom restarted (40 days at 200,000 loans: 11 restarts against 42, and the
 #: writer's own checkpoint every fifth day).
