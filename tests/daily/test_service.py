@@ -715,6 +715,25 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
         (902, "G2", 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
 
 
+def test_the_writing_thread_leaves_the_pools_row_index_alone(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The day pool's row index is handed over to the next day's pool by ``finish_day`` on the
+    computing thread; a lookup in it from the writing thread at that moment could find it half
+    moved (the next day's rows then wrong). Only the computing thread uses it, the removals'
+    store order included."""
+    from absflow.revolving.daypool import RowIndex
+
+    users: set[str] = set()
+    looked_up = RowIndex._slot_of
+
+    def recorded(self: RowIndex) -> dict[str, int]:
+        users.add(threading.current_thread().name)
+        return looked_up(self)
+
+    monkeypatch.setattr(RowIndex, "_slot_of", recorded)
+    report = simulate(ctx, DEAL_TEXT, days=3, seed=5, loans=300)
+    assert report.days_run == 3 and users == {threading.current_thread().name}
+
+
 def test_a_day_runs_with_a_short_switch_interval_and_restores_it(ctx: Context) -> None:
     """While a day runs the interpreter switches threads every DAY_SWITCH_INTERVAL_SECONDS (the
     writing thread binds its rows under the interpreter lock); afterwards the process's own value
