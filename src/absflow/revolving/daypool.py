@@ -132,7 +132,8 @@ class RowIndex(Mapping[str, int]):
     id keeps a slot while it is in the pool, and one array maps slots to today's rows. The next
     day's index takes the slot dict over (removed ids deleted, bought ids added: no copy); an
     older index that is used again (a day that did not commit is run again) finds its
-    generation gone and builds its own dict from its ids, so it is never stale."""
+    generation gone and builds its own dict from its ids, so it is never stale. Not for two threads
+    at once: ``after`` moves the shared dict while a lookup on another thread could be reading it."""
 
     #: Slots of gone assets tolerated beyond the live ones before the index is built afresh.
     SLACK = 1024

@@ -546,7 +546,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
                 connections_share_data(ctx.engine) else behind.submit(_owned_elsewhere, session, candidates)
             settled = settle_day(day_ctx, business_date, day_pool, inputs, state, open_items)
             settlement_written = behind.submit(_write_settlement, session, plan.id, settled,
-                                               removals_in_store_order(settled))
+                                               _removals_in_store_order(settled))
             result = finish_day(settled, owned_elsewhere=owned_lookup.result())
             after = result.pool_after
             assert after is not None
@@ -885,7 +885,7 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
         executor.shutdown(wait=True)
 
 
-def removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
+def _removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
     """The settlement's removals in the pool's store order (its rows' order): their rows' pages are
     then updated in file order (≈ 10 % less of SQLite's time than in asset-id order). On the
     computing thread, before ``finish_day``: that hands the day pool's row index over to the
@@ -898,7 +898,7 @@ def removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
 def _write_settlement(session: Session, plan_id: int, settled: Settlement,
                       removals_in_order: Sequence[tuple[str, str]]) -> None:
     """The settlement's writes (on the writing thread): the pool rows it changes and removes
-    (``removals_in_order``: :func:`removals_in_store_order`), and its events. Reads nothing of
+    (``removals_in_order``: :func:`_removals_in_store_order`), and its events. Reads nothing of
     ``settled.day_pool`` but its frame."""
     _write_pool_changes(session, plan_id, settled.pool_updates, removals_in_order, settled.day,
                         settled.day_pool.frame)
