@@ -589,7 +589,7 @@ def test_a_failed_write_on_the_helper_thread_is_raised_and_nothing_is_kept(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full while writing the pool rows")
 
-    monkeypatch.setattr(daily_service, "_write_pool_changes", broken)
+    monkeypatch.setattr(daily_service, "_write_pool_change_frames", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         daily_service.run_day(ctx, code, FIRST, checkpoint=False)
     assert _state(ctx.engine, code) == before

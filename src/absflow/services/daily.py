@@ -546,7 +546,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
                 connections_share_data(ctx.engine) else behind.submit(_owned_elsewhere, session, candidates)
             settled = settle_day(day_ctx, business_date, day_pool, inputs, state, open_items)
             settlement_written = behind.submit(_write_settlement, session, plan.id, settled,
-                                               _removals_in_store_order(settled))
+                                               _settlement_rows(settled))
             result = finish_day(settled, owned_elsewhere=owned_lookup.result())
             after = result.pool_after
             assert after is not None
@@ -814,6 +814,13 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
     asset is written once. SQLite: many rows per statement (``_sqlite_rows``), the states in
     asset-id order (their table's key order); PostgreSQL: the rows COPYed into a temporary table,
     then one statement each."""
+    _write_pool_change_frames(session, plan_id, *_pool_change_frames(updates, removals, day, pool_before))
+
+
+def _pool_change_frames(updates: pl.DataFrame, removals: Sequence[tuple[str, str]], day: date,
+                        pool_before: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows :func:`_write_pool_changes` writes: the state rows of the assets that stay (in
+    asset-id order), and the final rows of the assets that leave (in the order of ``removals``)."""
     removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
                            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
         pl.lit(day, dtype=pl.Date).alias("removed_on"))
@@ -824,6 +831,11 @@ def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, r
         leaving & ~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))
     gone = removed.join(pl.concat([updates.filter(leaving), unchanged], how="vertical_relaxed"), on="asset_id",
                         how="inner", maintain_order="left").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS)
+    return kept, gone
+
+
+def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame, gone: pl.DataFrame) -> None:
+    """Write :func:`_pool_change_frames`' rows (see :func:`_write_pool_changes`)."""
     if not is_postgresql(session.connection().engine):
         head, tail = _STATE_UPSERT.split("{source}")
         _sqlite_rows(session, head + "VALUES ", kept, tail, row="('margin_loan', " + ", ".join("?" * kept.width) + ")")
@@ -885,6 +897,12 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
         executor.shutdown(wait=True)
 
 
+def _settlement_rows(settled: Settlement) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The settlement's pool rows to write (:func:`_pool_change_frames`), the removals in store order."""
+    return _pool_change_frames(settled.pool_updates, _removals_in_store_order(settled), settled.day,
+                               settled.day_pool.frame)
+
+
 def _removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
     """The settlement's removals in the pool's store order (its rows' order): their rows' pages are
     then updated in file order (≈ 10 % less of SQLite's time than in asset-id order). On the
@@ -896,12 +914,10 @@ def _removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
 
 
 def _write_settlement(session: Session, plan_id: int, settled: Settlement,
-                      removals_in_order: Sequence[tuple[str, str]]) -> None:
+                      rows: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     """The settlement's writes (on the writing thread): the pool rows it changes and removes
-    (``removals_in_order``: :func:`_removals_in_store_order`), and its events. Reads nothing of
-    ``settled.day_pool`` but its frame."""
-    _write_pool_changes(session, plan_id, settled.pool_updates, removals_in_order, settled.day,
-                        settled.day_pool.frame)
+    (``rows``: :func:`_settlement_rows`, made on the computing thread), and its events."""
+    _write_pool_change_frames(session, plan_id, *rows)
     _insert_events(session, plan_id, settled.day, settled.events)
 
 
