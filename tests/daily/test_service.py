@@ -51,8 +51,29 @@ def _day_frames(day: date, pool_ids: list[str]) -> dict[str, pl.DataFrame]:
 def _pool_ids(ctx: Context, plan_code: str) -> list[str]:
     with ctx.engine.connect() as conn:
         return [r[0] for r in conn.execute(text(
-            "SELECT asset_id FROM pool_assets a JOIN plans p ON p.id = a.plan_id WHERE p.code = :c "
-            "AND removed_on IS NULL ORDER BY asset_id"), {"c": plan_code})]
+            "SELECT s.asset_id FROM pool_asset_states s JOIN plans p ON p.id = s.plan_id WHERE p.code = :c "
+            "ORDER BY s.asset_id"), {"c": plan_code})]
+
+
+_VALUES = "balance_fen, accrued_interest_fen, cutoff_date, maturity_date, extension_count, status"
+
+
+def _hold_new_rows(conn: Any) -> None:
+    """State rows (held now) for the pool rows a test inserted directly (none yet, no removal)."""
+    conn.execute(text(
+        f"INSERT INTO pool_asset_states (asset_type, asset_id, pool_asset_id, plan_id, {_VALUES}) "
+        f"SELECT asset_type, asset_id, id, plan_id, {_VALUES} FROM pool_assets p WHERE NOT EXISTS (SELECT 1 FROM "
+        "pool_asset_states s WHERE s.pool_asset_id = p.id) AND NOT EXISTS (SELECT 1 FROM pool_asset_removals r "
+        "WHERE r.pool_asset_id = p.id)"))
+
+
+def _remove_held(conn: Any, where: str, params: dict[str, Any], day: date, reason: str = "repaid") -> None:
+    """The held assets matching ``where`` (on pool_asset_states' columns) leave their pools on ``day``."""
+    conn.execute(text(
+        "INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, removed_on, removal_reason, "
+        f"{_VALUES}) SELECT pool_asset_id, plan_id, asset_type, asset_id, :day, :reason, {_VALUES} "
+        f"FROM pool_asset_states WHERE {where}"), {**params, "day": day, "reason": reason})
+    conn.execute(text(f"DELETE FROM pool_asset_states WHERE {where}"), params)
 
 
 def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -61,11 +82,14 @@ def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-unty
         plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": plan_code}).scalar_one()
         q = {"p": plan_id}
         return {
-            "pool": sorted(tuple(str(x) for x in r) for r in conn.execute(text(pool_rows_sql(
-                ("asset_id", "balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "status",
-                 "acquired_on", "removed_on", "removal_reason"), "p.plan_id = :p")), q)),
+            "pool": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                "SELECT asset_id, obligor_id, balance_fen, rate, start_date, maturity_date, status, acquired_on "
+                "FROM pool_assets WHERE plan_id = :p"), q)),
             "states": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
-                "SELECT * FROM pool_asset_states"))),
+                f"SELECT asset_type, asset_id, {_VALUES} FROM pool_asset_states WHERE plan_id = :p"), q)),
+            "removals": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
+                f"SELECT asset_type, asset_id, removed_on, removal_reason, {_VALUES} FROM pool_asset_removals "
+                "WHERE plan_id = :p"), q)),
             "days": [tuple(str(x) for x in r) for r in conn.execute(text(
                 "SELECT business_date, status, purchase_state, pool_balance_fen, cash_fen, delivery_sha256, "
                 "result_json FROM daily_days WHERE plan_id = :p ORDER BY business_date"), q)],
@@ -246,8 +270,7 @@ def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context, held: str) 
     if held == "before":  # they left the first plan's pool: still never bought by another
         with ctx.engine.begin() as conn:
             for asset_id in taken:
-                conn.execute(text("UPDATE pool_assets SET removed_on = :d, removal_reason = 'repaid' "
-                                  "WHERE asset_id = :a"), {"d": date(2017, 8, 1), "a": asset_id})
+                _remove_held(conn, "asset_id = :a", {"a": asset_id}, date(2017, 8, 1))
     frames = _day_frames(FIRST, _pool_ids(ctx, other))
     with ctx.engine.connect() as conn:  # repay 150 contracts in full: enough cash to buy after the reserve
         repaid = conn.execute(text(
@@ -325,9 +348,10 @@ def test_cached_pool_is_never_used_stale(ctx: Context, tmp_path: Path) -> None:
 
 def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None:
     """A day's updates and removals: rows end as if the updates ran first, then the removals —
-    updated only (its values in its state row, the pool row as imported), updated and removed,
-    removed only (final values and removal in the pool row, no state row), untouched. A removed
-    asset that a previous day had changed takes its state row's values into its pool row."""
+    updated only (its values in its state row), updated and removed, removed only (final values
+    and removal in a removal row, no state row), untouched; the pool rows stay as imported. A
+    removed asset that a previous day had changed takes its state row's values into its removal
+    row."""
     from absflow.store.db import transaction
 
     code = _plan(ctx)
@@ -335,14 +359,26 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
     columns = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status",
                "removed_on", "removal_reason")
 
-    def rows(sql: str = "p.asset_id IN ({})") -> dict[str, tuple[str, ...]]:
+    listed = ", ".join(repr(i) for i in ids)
+
+    def rows() -> dict[str, tuple[str, ...]]:  # held at the end of the day before, with removal rows after it
         with ctx.engine.connect() as conn:
+            plan = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
             return {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(pool_rows_sql(
-                ("asset_id", *columns), sql.format(", ".join(repr(i) for i in ids)))))}
+                ("asset_id", *columns), f"s.asset_id IN ({listed})", as_of=True)),
+                {"plan_id": plan, "as_of": date(2017, 8, 31)})}
 
     def states() -> set[str]:
         with ctx.engine.connect() as conn:
-            return {r[0] for r in conn.execute(text("SELECT asset_id FROM pool_asset_states"))}
+            return {r[0] for r in conn.execute(text(
+                f"SELECT asset_id FROM pool_asset_states WHERE asset_id IN ({listed})"))}
+
+    def imported() -> dict[str, str]:
+        with ctx.engine.connect() as conn:
+            return {r[0]: str(r[1]) for r in conn.execute(text(
+                f"SELECT asset_id, balance_fen FROM pool_assets WHERE asset_id IN ({listed})"))}
+
+    as_imported = imported()
 
     # A previous day changed ids[4] (removed only today) and ids[5] (untouched today).
     earlier = pl.DataFrame({"asset_id": [ids[4], ids[5]], "balance_fen": [11, 12], "accrued_interest_fen": [0, 0],
@@ -351,7 +387,7 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
     with transaction(ctx.engine) as session:
         plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
         daily_service._write_pool_changes(session, plan_id, earlier, [], date(2017, 8, 31), earlier.head(0))
-    assert states() == {ids[4], ids[5]}
+    assert states() == set(ids)
     before = rows()
     assert before[ids[4]][0] == "11" and before[ids[5]][0] == "12"
     start_of_day = pl.DataFrame({"asset_id": ids}).join(pl.DataFrame(
@@ -370,11 +406,12 @@ def test_pool_changes_are_written_as_updates_then_removals(ctx: Context) -> None
         plan_id = session.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
         daily_service._write_pool_changes(session, plan_id, updates, removals, day, start_of_day)
     after = rows()
-    assert states() == {ids[1], ids[3], ids[5]}  # the updated assets that stay, and the one untouched
-    with ctx.engine.connect() as conn:  # a removed row is complete on its own (no state row to read)
-        raw = {r[0]: str(r[1]) for r in conn.execute(text(
-            f"SELECT asset_id, balance_fen FROM pool_assets WHERE asset_id IN ('{ids[0]}', '{ids[4]}')"))}
-    assert raw == {ids[0]: "0", ids[4]: "11"}
+    assert states() == {ids[1], ids[3], ids[5], ids[6]}  # the updated assets that stay, and those untouched
+    with ctx.engine.connect() as conn:  # a removal row is complete on its own (no state row to read)
+        final = {r[0]: str(r[1]) for r in conn.execute(text(
+            f"SELECT asset_id, balance_fen FROM pool_asset_removals WHERE asset_id IN ({listed})"))}
+    assert final == {ids[0]: "0", ids[2]: "0", ids[4]: "11"}
+    assert imported() == as_imported
     for i, asset in enumerate(ids):
         want = list(before[asset])
         if i < 4:
@@ -414,7 +451,7 @@ def test_the_state_carries_only_defaulted_assets_still_in_the_pool(ctx: Context)
         state = json.loads(conn.execute(text("SELECT state_json FROM daily_plan_states WHERE plan_id = :p"),
                                         {"p": plan_id}).scalar_one())
         active = {r[0] for r in conn.execute(text(
-            "SELECT asset_id FROM pool_assets WHERE plan_id = :p AND removed_on IS NULL"), {"p": plan_id})}
+            "SELECT asset_id FROM pool_asset_states WHERE plan_id = :p"), {"p": plan_id})}
     assert state["cumulative_default_fen"] > 0 and state["defaulted_assets"]
     assert set(state["defaulted_assets"]) <= active
 
@@ -438,37 +475,40 @@ def _many_assets(conn: Any, count: int) -> None:
         "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, :d, 'performing', :d, :d "
         f"FROM {series}"),
         {"n": count, "d": date(2024, 1, 2)})
+    _hold_new_rows(conn)
 
 
 def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Context) -> None:
     """PostgreSQL: with statistics taken before any row was removed, the planner used to join
     every removed row against the whole id list (a nested loop growing every day: 14 s on the
-    9th day at 200,000 loans). The lookup now probes the two partial indexes once per id."""
+    9th day at 200,000 loans). The lookup now probes the state rows' key and the removal rows'
+    asset index once per id."""
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL planner question")
     with ctx.engine.begin() as conn:
         _many_assets(conn, 20000)
-        conn.execute(text("ANALYZE pool_assets"))  # every row active in the statistics
-        conn.execute(text("UPDATE pool_assets SET removed_on = DATE '2024-02-01' WHERE asset_id LIKE 'A1%'"))
+        conn.execute(text("ANALYZE pool_asset_states"))  # every asset held in the statistics
+        conn.execute(text("ANALYZE pool_asset_removals"))  # and none removed
+        _remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
         ids = [f"A{i}" for i in range(1, 20001, 2)] + [f"X{i}" for i in range(5000)]
         plan = "\n".join(r[0][:120] for r in conn.execute(  # the id list is cut from the shown plan
             text("EXPLAIN ANALYZE " + daily_service.OWNED_ELSEWHERE_POSTGRESQL), {"ids": ids}))
         found = set(conn.execute(text(daily_service.OWNED_ELSEWHERE_POSTGRESQL), {"ids": ids}).scalars())
     assert found == {f"A{i}" for i in range(1, 20001, 2)}
     assert "Join Filter" not in plan and plan.count("Function Scan on unnest") == 2, plan
-    assert "uq_pool_assets_active_asset" in plan and "ix_pool_assets_removed_asset" in plan, plan
+    assert "pk_pool_asset_states" in plan and "ix_pool_asset_removals_asset" in plan, plan
 
 
 def test_owned_elsewhere_on_sqlite_probes_both_indexes_once_per_id(ctx: Context) -> None:
-    """SQLite: one pass over the candidate ids, each probing the active and the removed rows'
-    partial indexes (no temporary index of the id list); held now, held before and never held
+    """SQLite: one pass over the candidate ids, each probing the state rows' key and the removal
+    rows' asset index (no temporary index of the id list); held now, held before and never held
     are told apart."""
     if ctx.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite plan")
     with ctx.engine.begin() as conn:
         _many_assets(conn, 2000)
-        conn.execute(text("UPDATE pool_assets SET removed_on = '2024-02-01' WHERE asset_id LIKE 'A1%'"))
-        conn.execute(text("UPDATE pool_assets SET asset_type = 'lease', asset_id = 'X1' "  # not a margin loan
+        _remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
+        conn.execute(text("UPDATE pool_asset_states SET asset_type = 'lease', asset_id = 'X1' "  # not a margin loan
                           "WHERE asset_id = 'A2000'"))
         plan = " | ".join(str(r[-1]) for r in conn.execute(
             text("EXPLAIN QUERY PLAN " + daily_service.OWNED_ELSEWHERE_SQLITE), {"ids": "[]"}))
@@ -476,7 +516,7 @@ def test_owned_elsewhere_on_sqlite_probes_both_indexes_once_per_id(ctx: Context)
     candidates = pl.DataFrame({"contract_id": ids})
     found = daily_service._owned_elsewhere_committed(ctx.engine, candidates)
     assert found == {f"A{i}" for i in range(1, 2001, 2)}
-    assert "uq_pool_assets_active_asset" in plan and "ix_pool_assets_removed_asset" in plan, plan
+    assert "USING PRIMARY KEY" in plan and "ix_pool_asset_removals_asset" in plan, plan
     assert "TEMP B-TREE" not in plan and "LIST SUBQUERY" not in plan, plan
 
 
@@ -494,7 +534,7 @@ def test_the_simulated_life_runs_through_the_last_payment_date() -> None:
 def test_changed_values_live_in_the_state_table_until_the_asset_leaves(ctx: Context) -> None:
     """A collection's new balance is in the asset's pool_asset_states row (the pool_assets row
     keeps the imported balance) and every reader sees it; an asset repaid in full gets its final
-    values in its pool_assets row and has no state row."""
+    values in a pool_asset_removals row and has no state row (its pool_assets row as imported)."""
     from absflow.services.tapes import load_pool_frame
 
     code = _plan(ctx)
@@ -511,11 +551,11 @@ def test_changed_values_live_in_the_state_table_until_the_asset_leaves(ctx: Cont
         raw = dict(conn.execute(text("SELECT asset_id, balance_fen FROM pool_assets WHERE asset_id IN "
                                      f"({', '.join(repr(i) for i in ids[:6])})")).all())
         states = dict(conn.execute(text("SELECT asset_id, balance_fen FROM pool_asset_states")).all())
-        removed = conn.execute(text("SELECT removed_on, removal_reason FROM pool_assets WHERE asset_id = :a"),
-                               {"a": ids[5]}).one()
-    assert {a: raw[a] for a in ids[:5]} == {a: imported[a] for a in ids[:5]}  # as imported
+        removed = conn.execute(text("SELECT removed_on, removal_reason, balance_fen FROM pool_asset_removals "
+                                    "WHERE asset_id = :a"), {"a": ids[5]}).one()
+    assert raw == imported  # as imported
     assert {a: states[a] for a in ids[:5]} == {a: imported[a] - 10_000_00 for a in ids[:5]}
-    assert ids[5] not in states and raw[ids[5]] == 0 and removed[1] == "repaid" and str(removed[0]) == str(FIRST)
+    assert ids[5] not in states and removed[1:] == ("repaid", 0) and str(removed[0]) == str(FIRST)
     current = dict(load_pool_frame(ctx, code).select("asset_id", "balance_fen").iter_rows())
     assert {a: current[a] for a in ids[:5]} == {a: imported[a] - 10_000_00 for a in ids[:5]}
     assert ids[5] not in current
@@ -549,8 +589,11 @@ def test_state_rows_are_analyzed_with_the_pool(ctx: Context) -> None:
 def test_downgrading_the_state_table_folds_it_into_the_pool_rows(engine) -> None:  # type: ignore[no-untyped-def]
     """Migration tape_0005 down: every active asset's state row is written into its pool_assets row
     (a removed row is complete already), then the table goes."""
+    from alembic import command
+
     from absflow.store.migrate import alembic_config
 
+    command.downgrade(alembic_config(engine), "tape_0005")
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
@@ -562,8 +605,6 @@ def test_downgrading_the_state_table_folds_it_into_the_pool_rows(engine) -> None
             "INSERT INTO pool_asset_states (asset_type, asset_id, balance_fen, accrued_interest_fen, cutoff_date, "
             "maturity_date, extension_count, status) VALUES ('margin_loan', 'A1', 60, 5, '2024-01-20', "
             "'2024-06-30', 1, 'liquidating')"))
-    from alembic import command
-
     command.downgrade(alembic_config(engine), "tape_0004")
     try:
         with engine.connect() as conn:
@@ -574,6 +615,55 @@ def test_downgrading_the_state_table_folds_it_into_the_pool_rows(engine) -> None
         assert rows["A1"] == ("60", "5", "2024-01-20", "2024-06-30", "1", "liquidating")
         assert rows["A2"][:1] == ("200",) and rows["A3"][:1] == ("300",)
         assert "pool_asset_states" not in tables
+    finally:
+        command.upgrade(alembic_config(engine), "heads")
+
+
+def test_membership_moves_beside_the_pool_rows_and_back(engine) -> None:  # type: ignore[no-untyped-def]
+    """Migration tape_0006 up: every active row gets a state row (its changed values, else its
+    own), every removed row a removal row, and pool_assets loses its removal columns; down: both
+    written back into pool_assets (no state rows left), the removal table gone."""
+    from alembic import command
+
+    from absflow.store.migrate import alembic_config
+
+    values = "balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), status"
+    command.downgrade(alembic_config(engine), "tape_0005")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO pool_assets (id, plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, "
+                "status, cutoff_date, acquired_on, removed_on, removal_reason) VALUES "
+                "(1, 1, 'margin_loan', 'A1', 'C', 100, '2024-01-02', 'performing', '2024-01-02', '2024-01-02', "
+                "NULL, NULL), (2, 1, 'margin_loan', 'A2', 'C', 200, '2024-01-02', 'performing', '2024-01-02', "
+                "'2024-01-02', NULL, NULL), (3, 2, 'margin_loan', 'A3', 'C', 0, '2024-01-02', 'repaid', "
+                "'2024-01-31', '2024-01-02', '2024-02-01', 'repaid')"))
+            conn.execute(text(
+                "INSERT INTO pool_asset_states (asset_type, asset_id, balance_fen, accrued_interest_fen, cutoff_date, "
+                "maturity_date, extension_count, status) VALUES ('margin_loan', 'A1', 60, 5, '2024-01-20', "
+                "'2024-06-30', 1, 'liquidating')"))
+        command.upgrade(alembic_config(engine), "heads")
+        with engine.connect() as conn:
+            states = {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(
+                f"SELECT asset_id, pool_asset_id, plan_id, {values} FROM pool_asset_states"))}
+            removals = [tuple(str(x) for x in r) for r in conn.execute(text(
+                f"SELECT asset_id, pool_asset_id, plan_id, CAST(removed_on AS TEXT), removal_reason, {values} "
+                "FROM pool_asset_removals"))]
+            columns = {c["name"] for c in sa_inspect(conn).get_columns("pool_assets")}
+        assert states == {"A1": ("1", "1", "60", "5", "2024-01-20", "liquidating"),
+                          "A2": ("2", "1", "200", "None", "2024-01-02", "performing")}
+        assert removals == [("A3", "3", "2", "2024-02-01", "repaid", "0", "None", "2024-01-31", "repaid")]
+        assert "removed_on" not in columns and "removal_reason" not in columns
+        command.downgrade(alembic_config(engine), "tape_0005")
+        with engine.connect() as conn:
+            rows = {r[0]: tuple(str(x) for x in r[1:]) for r in conn.execute(text(
+                f"SELECT asset_id, {values}, CAST(removed_on AS TEXT), removal_reason FROM pool_assets"))}
+            left = conn.execute(text("SELECT COUNT(*) FROM pool_asset_states")).scalar_one()
+            tables = set(sa_inspect(conn).get_table_names())
+        assert rows == {"A1": ("60", "5", "2024-01-20", "liquidating", "None", "None"),
+                        "A2": ("200", "None", "2024-01-02", "performing", "None", "None"),
+                        "A3": ("0", "None", "2024-01-31", "repaid", "2024-02-01", "repaid")}
+        assert left == 0 and "pool_asset_removals" not in tables
     finally:
         command.upgrade(alembic_config(engine), "heads")
 
@@ -657,35 +747,40 @@ def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
 
 
 def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) -> None:
-    """A day's state upserts, removals and state deletions (many rows per statement on SQLite,
-    COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes,
-    backslashes, Chinese), replace and delete the right state rows, and touch only the plan's
-    active row of a removed asset — not its earlier holding, not another plan's."""
+    """A day's state updates, removal rows and state deletions (many rows per statement on SQLite,
+    COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes, backslashes,
+    Chinese), change and delete the right state rows, and remove only the plan's holding of an
+    asset — not its earlier holding, not another plan's; no pool row changes."""
     from absflow.services.daily import UPDATED_COLUMNS, _write_pool_changes
     from absflow.store.db import transaction
 
     day = date(2030, 1, 2)
+    held = [(901, "K1", 100, "2029-01-02", "performing"), (901, "K2", 200, "2029-01-02", "performing"),
+            (901, "G1", 300, "2029-01-02", "performing"), (901, "G2", 400, "2029-01-02", "performing"),
+            (902, "H1", 500, "2029-01-02", "performing")]  # another plan's
+    before = [(901, "G1", 7, "2028-01-02", "repaid"), (902, "G2", 8, "2028-01-02", "repaid")]  # earlier holdings
+    pool_sql = ("INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
+                "cutoff_date, acquired_on) VALUES ")
     with transaction(ctx.engine) as session:
+        session.execute(text(pool_sql + ", ".join(
+            f"({plan}, 'margin_loan', '{asset}', 'C', {fen}, '{on}', '{status}', '{on}', '{on}')"
+            for plan, asset, fen, on, status in before)))
         session.execute(text(
-            "INSERT INTO pool_assets (plan_id, asset_type, asset_id, obligor_id, balance_fen, start_date, status, "
-            "cutoff_date, acquired_on, removed_on, removal_reason) VALUES " + ", ".join(
-                f"({plan}, 'margin_loan', '{asset}', 'C', {fen}, '{on}', '{status}', '{on}', '{on}', {removed})"
-                for plan, asset, fen, on, status, removed in [
-                    (901, "K1", 100, "2029-01-02", "performing", "NULL, NULL"),
-                    (901, "K2", 200, "2029-01-02", "performing", "NULL, NULL"),
-                    (901, "G1", 300, "2029-01-02", "performing", "NULL, NULL"),
-                    (901, "G2", 400, "2029-01-02", "performing", "NULL, NULL"),
-                    (901, "G1", 7, "2028-01-02", "repaid", "'2028-06-01', 'old'"),  # an earlier holding
-                    (902, "G2", 8, "2028-01-02", "repaid", "'2028-06-01', 'old'")])))  # another plan's
+            f"INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, removed_on, "
+            f"removal_reason, {_VALUES}) SELECT id, plan_id, asset_type, asset_id, '2028-06-01', 'old', {_VALUES} "
+            "FROM pool_assets"))
+        session.execute(text(pool_sql + ", ".join(
+            f"({plan}, 'margin_loan', '{asset}', 'C', {fen}, '{on}', '{status}', '{on}', '{on}')"
+            for plan, asset, fen, on, status in held)))
+        _hold_new_rows(session)
         session.execute(text(
-            "INSERT INTO pool_asset_states (asset_type, asset_id, balance_fen, accrued_interest_fen, cutoff_date, "
-            "maturity_date, extension_count, status) VALUES "
-            "('margin_loan', 'K2', 150, 1, '2029-12-31', NULL, 0, 'performing'), "
-            "('margin_loan', 'G1', 250, 2, '2029-12-31', NULL, 0, 'overdue')"))
+            "UPDATE pool_asset_states SET balance_fen = 150, accrued_interest_fen = 1, cutoff_date = '2029-12-31', "
+            "extension_count = 0 WHERE asset_id = 'K2'"))
+        pool_rows = session.execute(text("SELECT * FROM pool_assets ORDER BY id")).all()
     updates = pl.DataFrame({
-        "asset_id": ["K1", "G1"], "balance_fen": [10**15 + 7, 0], "accrued_interest_fen": [None, 5],
-        "cutoff_date": [day, day], "maturity_date": [None, date(2030, 3, 1)], "extension_count": [2, None],
-        "status": ['o"v\\er', "repaid"]},
+        "asset_id": ["K1", "G1", "H1"], "balance_fen": [10**15 + 7, 0, 1], "accrued_interest_fen": [None, 5, 1],
+        "cutoff_date": [day] * 3, "maturity_date": [None, date(2030, 3, 1), None], "extension_count": [2, None, 1],
+        "status": ['o"v\\er', "repaid", "x"]},
         schema_overrides={"accrued_interest_fen": pl.Int64, "extension_count": pl.Int64})
     pool_before = pl.DataFrame({
         "asset_id": ["G2"], "balance_fen": [400], "accrued_interest_fen": [9], "cutoff_date": [date(2029, 1, 2)],
@@ -696,23 +791,23 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
                             pool_before)
     with ctx.engine.connect() as conn:
         states = {r[0]: tuple(r[1:]) for r in conn.execute(text(
-            "SELECT asset_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "
-            "CAST(maturity_date AS TEXT), extension_count, status FROM pool_asset_states "
-            "WHERE asset_id IN ('K1', 'K2', 'G1', 'G2')"))}
-        rows = sorted(tuple(r) for r in conn.execute(text(
-            "SELECT plan_id, asset_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "
-            "CAST(maturity_date AS TEXT), extension_count, status, CAST(removed_on AS TEXT), removal_reason "
-            "FROM pool_assets WHERE plan_id IN (901, 902)")))
-    assert states == {"K1": (10**15 + 7, None, "2030-01-02", None, 2, 'o"v\\er'),
-                      "K2": (150, 1, "2029-12-31", None, 0, "performing")}
-    assert rows == sorted([
-        (901, "K1", 100, None, "2029-01-02", None, None, "performing", None, None),
-        (901, "K2", 200, None, "2029-01-02", None, None, "performing", None, None),
-        (901, "G1", 0, 5, "2030-01-02", "2030-03-01", None, "repaid", "2030-01-02", "repaid"),
-        (901, "G2", 400, 9, "2029-01-02", "2030-06-30", 1, "liquidating", "2030-01-02",
+            "SELECT asset_id, plan_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "
+            "CAST(maturity_date AS TEXT), extension_count, status FROM pool_asset_states"))}
+        removals = sorted(tuple(r) for r in conn.execute(text(
+            "SELECT r.plan_id, r.asset_id, p.balance_fen, r.balance_fen, r.accrued_interest_fen, "
+            "CAST(r.cutoff_date AS TEXT), CAST(r.maturity_date AS TEXT), r.extension_count, r.status, "
+            "CAST(r.removed_on AS TEXT), r.removal_reason FROM pool_asset_removals r "
+            "JOIN pool_assets p ON p.id = r.pool_asset_id")))
+        assert conn.execute(text("SELECT * FROM pool_assets ORDER BY id")).all() == pool_rows
+    assert states == {"K1": (901, 10**15 + 7, None, "2030-01-02", None, 2, 'o"v\\er'),
+                      "K2": (901, 150, 1, "2029-12-31", None, 0, "performing"),
+                      "H1": (902, 500, None, "2029-01-02", None, None, "performing")}  # another plan's: untouched
+    assert removals == sorted([
+        (901, "G1", 300, 0, 5, "2030-01-02", "2030-03-01", None, "repaid", "2030-01-02", "repaid"),
+        (901, "G2", 400, 400, 9, "2029-01-02", "2030-06-30", 1, "liquidating", "2030-01-02",
          ('回购 "x" \\ ' + "长" * 40)[:32]),
-        (901, "G1", 7, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old"),
-        (902, "G2", 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
+        (901, "G1", 7, 7, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old"),
+        (902, "G2", 8, 8, None, "2028-01-02", None, None, "repaid", "2028-06-01", "old")])
 
 
 def test_the_writing_thread_leaves_the_pools_row_index_alone(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:

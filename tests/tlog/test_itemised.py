@@ -129,6 +129,30 @@ def test_changed_rows_need_the_imported_file(ctx: Context, tmp_path: Path) -> No
         record_proofs.record_bundle(ctx, code, result.batch_id, "M1", tape=other)
 
 
+def test_daily_runs_leave_a_tapes_records_provable_from_the_database(ctx: Context) -> None:
+    """Daily runs change and remove imported assets; their pool rows stay as imported (the
+    changing values and the removal live beside them, migration tape_0006), so a changed and a
+    removed asset's records still prove from the stored rows, no file needed."""
+    from absflow.services.simulate import simulate
+
+    ctx.extras["log_signer"] = SIGNER
+    deal = (Path(__file__).resolve().parents[2] / "examples" / "deals" / "09_pyas_swhy_1.yaml").read_text("utf-8")
+    code = simulate(ctx, deal, days=3, seed=5, loans=300).plan_code
+    with ctx.engine.connect() as conn:
+        batch_id = conn.execute(text("SELECT b.id FROM tape_batches b JOIN plans p ON p.id = b.plan_id "
+                                     "WHERE p.code = :c"), {"c": code}).scalar_one()
+        removed = conn.execute(text(
+            "SELECT r.asset_id FROM pool_asset_removals r JOIN pool_assets a ON a.id = r.pool_asset_id "
+            "WHERE a.batch_id = :b ORDER BY r.asset_id LIMIT 1"), {"b": batch_id}).scalar_one()
+        changed = conn.execute(text(
+            "SELECT s.asset_id FROM pool_asset_states s JOIN pool_assets a ON a.id = s.pool_asset_id "
+            "WHERE a.batch_id = :b AND s.balance_fen <> a.balance_fen ORDER BY s.asset_id LIMIT 1"),
+            {"b": batch_id}).scalar_one()
+    for asset_id in (removed, changed):
+        report = verify_bundle(record_proofs.record_bundle(ctx, code, batch_id, asset_id), KEYS)
+        assert any(line.startswith("item: record") for line in report.proven), asset_id
+
+
 # --- pool changes ------------------------------------------------------------------------------------
 
 def test_pool_changes_are_logged_itemised_and_prove_offline(ctx: Context) -> None:
@@ -175,8 +199,8 @@ def test_daily_runs_log_each_days_purchases_and_removals(ctx: Context) -> None:
             "SELECT asset_id, acquired_on FROM pool_assets a JOIN plans p ON p.id = a.plan_id "
             "WHERE p.code = :c AND batch_id IS NULL"), {"c": code}).all())
         removed = dict(conn.execute(text(
-            "SELECT asset_id, removed_on FROM pool_assets a JOIN plans p ON p.id = a.plan_id "
-            "WHERE p.code = :c AND removed_on IS NOT NULL"), {"c": code}).all())
+            "SELECT asset_id, removed_on FROM pool_asset_removals r JOIN plans p ON p.id = r.plan_id "
+            "WHERE p.code = :c"), {"c": code}).all())
     assert entries and acquired
     logged = {(item.asset_id, item.change, entry["business_date"])
               for idx, entry in entries for item in pool_changes.logged_list(ctx, idx)}
@@ -214,8 +238,8 @@ def test_an_asset_found_through_its_pool_rows_and_the_index_gets_every_item(ctx:
     code = simulate(ctx, deal, days=2, seed=5, loans=300).plan_code
     with ctx.engine.connect() as conn:
         asset_id, removed_on = conn.execute(text(
-            "SELECT asset_id, removed_on FROM pool_assets a JOIN plans p ON p.id = a.plan_id "
-            "WHERE p.code = :c AND removed_on IS NOT NULL ORDER BY asset_id LIMIT 1"), {"c": code}).one()
+            "SELECT asset_id, removed_on FROM pool_asset_removals r JOIN plans p ON p.id = r.plan_id "
+            "WHERE p.code = :c ORDER BY asset_id LIMIT 1"), {"c": code}).one()
     with transaction(ctx.engine) as session:
         other = pool_changes.log_pool_changes(session, plan_code=code, business_date=date(2026, 4, 1),
                                               recorded_at=ctx.now(), source="correction",

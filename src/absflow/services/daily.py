@@ -28,7 +28,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy import Engine, bindparam, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -65,7 +64,14 @@ from absflow.services.deals import current_deal_row, deal_version_of
 from absflow.services.log import append_event
 from absflow.services.plans import load_plan_row
 from absflow.services.pool_changes import daily_pool_changes, prepare_pool_changes, write_pool_changes
-from absflow.services.tapes import STATE_COLUMNS, bulk_insert, pool_rows_sql, read_query
+from absflow.services.tapes import (
+    REMOVAL_COLUMNS,
+    STATE_COLUMNS,
+    bulk_insert,
+    insert_pool_rows,
+    pool_rows_sql,
+    read_query,
+)
 from absflow.store.daily import (
     DailyDayRow,
     DailyDistributionRow,
@@ -343,9 +349,8 @@ def _stored_input_bytes(session: Session, plan_id: int, day: date) -> dict[str, 
 
 def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
     columns = list(POOL_COLUMNS)
-    sql = pool_rows_sql(columns, "p.plan_id = :plan_id AND p.removed_on IS NULL", "p.id")
-    schema = {c: _DTYPES[c] for c in columns}
-    frame = read_query(session, sql, {"plan_id": plan_id}, schema)
+    schema = {"id": pl.Int64(), **{c: _DTYPES[c] for c in columns}}
+    frame = read_query(session, pool_rows_sql(["id", *columns]), {"plan_id": plan_id}, schema).sort("id").drop("id")
     return frame.with_columns(
         pl.col("accrued_interest_fen").fill_null(0), pl.col("extension_count").fill_null(0)
     ).select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
@@ -640,12 +645,12 @@ def daily_checkpoint(ctx: Context, plan_code: str) -> str:
 #: PostgreSQL: re-ANALYZE a daily table once this share of its rows changed since the last ANALYZE.
 STATISTICS_STALE_SHARE = 0.5
 #: PostgreSQL: the tables whose statistics a day's statements depend on (``_fresh_statistics``).
-DAILY_ANALYZED_TABLES = ("pool_assets", "pool_asset_states")
+DAILY_ANALYZED_TABLES = ("pool_assets", "pool_asset_states", "pool_asset_removals")
 
 
 def _fresh_statistics(session: Session) -> None:
-    """PostgreSQL: ANALYZE ``pool_assets`` and ``pool_asset_states`` when they have no statistics
-    or stale ones.
+    """PostgreSQL: ANALYZE the pool's tables (``DAILY_ANALYZED_TABLES``) when they have no
+    statistics or stale ones.
 
     The day's id lookups join the day's ids (thousands) with the pool; without statistics
     (a bulk-loaded table before autovacuum has analyzed it, or autovacuum off) the planner
@@ -665,19 +670,19 @@ def _fresh_statistics(session: Session) -> None:
             session.execute(text(f"ANALYZE {name}"))
 
 
-_PROBE = ("SELECT c.id FROM unnest(CAST(:ids AS text[])) AS c(id) CROSS JOIN LATERAL (SELECT 1 FROM pool_assets p "
-          "WHERE p.asset_type = 'margin_loan' AND p.asset_id = c.id AND p.removed_on IS {} LIMIT 1) AS found")
-#: PostgreSQL: which of ``:ids`` any plan holds or held (``_owned_elsewhere``).
-OWNED_ELSEWHERE_POSTGRESQL = f"{_PROBE.format('NULL')} UNION {_PROBE.format('NOT NULL')}"
+_PROBE = ("SELECT c.id FROM unnest(CAST(:ids AS text[])) AS c(id) CROSS JOIN LATERAL (SELECT 1 FROM {} p "
+          "WHERE p.asset_type = 'margin_loan' AND p.asset_id = c.id LIMIT 1) AS found")
+#: PostgreSQL: which of ``:ids`` any plan holds (a state row) or held (a removal row) (``_owned_elsewhere``).
+OWNED_ELSEWHERE_POSTGRESQL = f"{_PROBE.format('pool_asset_states')} UNION {_PROBE.format('pool_asset_removals')}"
 
 
-#: SQLite: the same, one pass over the ids with a probe of each partial index (the two ``IN``
-#: lists of a UNION each built a temporary index of all the ids first: 39–50 against 22 ms for
-#: 20,000 candidates).
-OWNED_ELSEWHERE_SQLITE = ("SELECT c.value FROM json_each(:ids) AS c WHERE EXISTS (SELECT 1 FROM pool_assets p "
-                          "WHERE p.asset_type = 'margin_loan' AND p.asset_id = c.value AND p.removed_on IS NULL) "
-                          "OR EXISTS (SELECT 1 FROM pool_assets p WHERE p.asset_type = 'margin_loan' "
-                          "AND p.asset_id = c.value AND p.removed_on IS NOT NULL)")
+#: SQLite: the same, one pass over the ids with a probe of each table's index on the asset (the
+#: two ``IN`` lists of a UNION each built a temporary index of all the ids first: 39–50 against
+#: 22 ms for 20,000 candidates).
+OWNED_ELSEWHERE_SQLITE = ("SELECT c.value FROM json_each(:ids) AS c WHERE EXISTS (SELECT 1 FROM pool_asset_states s "
+                          "WHERE s.asset_type = 'margin_loan' AND s.asset_id = c.value) "
+                          "OR EXISTS (SELECT 1 FROM pool_asset_removals r WHERE r.asset_type = 'margin_loan' "
+                          "AND r.asset_id = c.value)")
 
 
 def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[str]:
@@ -685,9 +690,8 @@ def _owned_elsewhere(session: Session, candidates: pl.DataFrame | None) -> set[s
     if candidates is None or candidates.height == 0:
         return set()
     ids = candidates.get_column("contract_id").unique().to_list()
-    # Two lookups, one per partial index on (asset_type, asset_id): held now (the active unique
-    # index) or before (the removed-rows index; migration tape_0004). One without the removed_on
-    # condition would match neither index and scan the table.
+    # Two lookups by (asset_type, asset_id): held now (the state rows' key) or before (the removal
+    # rows' index; migration tape_0006).
     if is_postgresql(session.connection().engine):
         # One index probe per candidate, whatever the statistics say: the planner's estimate of
         # the removed rows lags behind (a day removes thousands; ANALYZE runs when half the table
@@ -724,8 +728,8 @@ def _pool_subset(session: Session, plan_id: int, ids: Sequence[str]) -> pl.DataF
     if not ids:
         return pl.DataFrame(schema=schema)
     rows = session.execute(*_for_ids(
-        session, pool_rows_sql(("asset_id", "balance_fen", "maturity_date"), "p.asset_type = 'margin_loan' "
-                               "AND p.asset_id {ids} AND p.removed_on IS NULL AND +p.plan_id = :plan_id"),
+        session, pool_rows_sql(("asset_id", "balance_fen", "maturity_date"),
+                               "s.asset_type = 'margin_loan' AND s.asset_id {ids}"),
         ids, {"plan_id": plan_id})).all()
     raw = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row")
     return raw.with_columns(
@@ -792,35 +796,38 @@ _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "i
                              pl.Boolean: "boolean"}
 _temp_tables = itertools.count(1)
 
-#: Columns a day's run sets on the pool rows it changes (their current values: ``STATE_COLUMNS``),
-#: and also on the rows it removes.
+#: Columns a day's run sets on the state rows it changes (their current values: ``STATE_COLUMNS``),
+#: and also on the removal rows it appends.
 UPDATED_COLUMNS = STATE_COLUMNS
-REMOVAL_COLUMNS = ("removed_on", "removal_reason")
 
-_STATE_UPSERT = (f"INSERT INTO pool_asset_states (asset_type, asset_id, {', '.join(STATE_COLUMNS)}) "
-                 "{source} ON CONFLICT (asset_type, asset_id) DO UPDATE SET "
-                 + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS))
+_VALUES = ", ".join(UPDATED_COLUMNS)
+#: The removal rows of the assets leaving (``v``: asset_id, UPDATED_COLUMNS, REMOVAL_COLUMNS), each
+#: with its pool row's id from its state row.
+_REMOVALS_INSERT = (f"INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, {_VALUES}, "
+                    f"{', '.join(REMOVAL_COLUMNS)}) SELECT s.pool_asset_id, s.plan_id, s.asset_type, s.asset_id, "
+                    + ", ".join(f"v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
+                    + " FROM {v} v JOIN pool_asset_states s ON s.asset_type = 'margin_loan' "
+                    "AND s.asset_id = v.asset_id AND s.plan_id = {plan_id}")
 
 
 def _write_pool_changes(session: Session, plan_id: int, updates: pl.DataFrame, removals: Sequence[tuple[str, str]],
                         day: date, pool_before: pl.DataFrame) -> None:
-    """The day's changes to the plan's active pool rows: ``updates`` (asset_id + UPDATED_COLUMNS,
-    the changed rows' values at the end of the day) and ``removals`` (asset id, reason);
-    ``pool_before``: the pool at the start of the day (the values of a removed row no update changed).
+    """The day's changes to the plan's pool: ``updates`` (asset_id + UPDATED_COLUMNS, the changed
+    assets' values at the end of the day) and ``removals`` (asset id, reason); ``pool_before``: the
+    pool at the start of the day (the values of a removed asset no update changed).
 
-    An asset that stays gets its values in its ``pool_asset_states`` row (inserted or replaced: a
-    narrow row, keyed by asset); an asset that leaves gets its final values written into its
-    ``pool_assets`` row with ``removed_on`` and its state row deleted (migration tape_0005). Each
-    asset is written once. SQLite: many rows per statement (``_sqlite_rows``), the states in
-    asset-id order (their table's key order); PostgreSQL: the rows COPYed into a temporary table,
-    then one statement each."""
+    An asset that stays gets its values in its ``pool_asset_states`` row; an asset that leaves
+    gets a ``pool_asset_removals`` row (its final values, the day, the reason) and its state row
+    deleted (migration tape_0006): no ``pool_assets`` row is touched. Each asset is written once.
+    SQLite: many rows per statement (``_sqlite_rows``), in asset-id order (the state table's key
+    order); PostgreSQL: the rows COPYed into a temporary table, then one statement each."""
     _write_pool_change_frames(session, plan_id, *_pool_change_frames(updates, removals, day, pool_before))
 
 
 def _pool_change_frames(updates: pl.DataFrame, removals: Sequence[tuple[str, str]], day: date,
                         pool_before: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The rows :func:`_write_pool_changes` writes: the state rows of the assets that stay (in
-    asset-id order), and the final rows of the assets that leave (in the order of ``removals``)."""
+    """The rows :func:`_write_pool_changes` writes, in asset-id order: the state rows of the assets
+    that stay, and the final rows of the assets that leave."""
     removed = pl.DataFrame({"asset_id": [a for a, _ in removals], "removal_reason": [r[:32] for _, r in removals]},
                            schema={"asset_id": pl.String, "removal_reason": pl.String}).with_columns(
         pl.lit(day, dtype=pl.Date).alias("removed_on"))
@@ -830,41 +837,35 @@ def _pool_change_frames(updates: pl.DataFrame, removals: Sequence[tuple[str, str
     unchanged = pool_before.select("asset_id", *UPDATED_COLUMNS).filter(
         leaving & ~pl.col("asset_id").is_in(updates.get_column("asset_id").implode()))
     gone = removed.join(pl.concat([updates.filter(leaving), unchanged], how="vertical_relaxed"), on="asset_id",
-                        how="inner", maintain_order="left").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS)
+                        how="inner").select("asset_id", *UPDATED_COLUMNS, *REMOVAL_COLUMNS).sort("asset_id")
     return kept, gone
 
 
 def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame, gone: pl.DataFrame) -> None:
     """Write :func:`_pool_change_frames`' rows (see :func:`_write_pool_changes`)."""
+    plan = int(plan_id)
     if not is_postgresql(session.connection().engine):
-        head, tail = _STATE_UPSERT.split("{source}")
-        _sqlite_rows(session, head + "VALUES ", kept, tail, row="('margin_loan', " + ", ".join("?" * kept.width) + ")")
-        # "+plan_id": through the active-asset unique index, not the (plan_id, removed_on) index (a scan of the pool).
-        _sqlite_update_from(session, "pool_assets", gone, "pool_assets.asset_type = 'margin_loan' AND "
-                            f"pool_assets.removed_on IS NULL AND +pool_assets.plan_id = {int(plan_id)}")
-        _sqlite_rows(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' AND asset_id IN (",
-                     gone.select("asset_id"), ")", row="?")
+        _sqlite_update_from(session, "pool_asset_states", kept, "pool_asset_states.asset_type = 'margin_loan' "
+                            f"AND pool_asset_states.plan_id = {plan}")
+        if gone.height:
+            names = ", ".join(gone.columns)
+            _sqlite_rows(session, f"WITH v ({names}) AS MATERIALIZED (VALUES ", gone,
+                         ") " + _REMOVALS_INSERT.format(v="v", plan_id=plan))
+            _sqlite_rows(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' AND asset_id IN (",
+                         gone.select("asset_id"), ")", row="?")
         return
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         if kept.height:
             name = _copy_to_temporary(cursor, kept)
-            cursor.execute(_STATE_UPSERT.format(source=f"SELECT 'margin_loan', asset_id, {', '.join(STATE_COLUMNS)} "
-                                                f"FROM {name}"))
+            sets = ", ".join(f"{c} = v.{c}" for c in UPDATED_COLUMNS)
+            cursor.execute(f"UPDATE pool_asset_states AS s SET {sets} FROM {name} AS v WHERE s.asset_type = "
+                           "'margin_loan' AND s.asset_id = v.asset_id AND s.plan_id = %s", (plan,))
         if gone.height:
             name = _copy_to_temporary(cursor, gone)
-            # Through the (asset_type, asset_id) index, one probe per row: the planner prefers a hash
-            # join over a scan of the whole table, which grows by every asset ever bought.
-            cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute("SET LOCAL enable_mergejoin = off")
-            folded = ", ".join(f"{c} = v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
-            cursor.execute(f"UPDATE pool_assets AS p SET {folded} FROM {name} AS v "
-                           "WHERE p.asset_type = 'margin_loan' AND p.asset_id = v.asset_id AND p.removed_on IS NULL "
-                           "AND p.plan_id = %s", (plan_id,))
+            cursor.execute(_REMOVALS_INSERT.format(v=name, plan_id=plan))
             cursor.execute(f"DELETE FROM pool_asset_states AS s USING {name} AS u WHERE s.asset_type = 'margin_loan' "
-                           "AND s.asset_id = u.asset_id")
-            cursor.execute("RESET enable_hashjoin")
-            cursor.execute("RESET enable_mergejoin")
+                           f"AND s.asset_id = u.asset_id AND s.plan_id = {plan}")
 
 
 def _copy_to_temporary(cursor: Any, rows: pl.DataFrame) -> str:
@@ -898,19 +899,8 @@ def _writes_behind() -> Iterator[ThreadPoolExecutor]:
 
 
 def _settlement_rows(settled: Settlement) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The settlement's pool rows to write (:func:`_pool_change_frames`), the removals in store order."""
-    return _pool_change_frames(settled.pool_updates, _removals_in_store_order(settled), settled.day,
-                               settled.day_pool.frame)
-
-
-def _removals_in_store_order(settled: Settlement) -> list[tuple[str, str]]:
-    """The settlement's removals in the pool's store order (its rows' order): their rows' pages are
-    then updated in file order (≈ 10 % less of SQLite's time than in asset-id order). On the
-    computing thread, before ``finish_day``: that hands the day pool's row index over to the
-    next day's pool, and a lookup in it from another thread meanwhile could find it half moved."""
-    removals = settled.removals
-    rows = settled.day_pool.rows_of_all([asset_id for asset_id, _ in removals])
-    return [removals[i] for i in np.argsort(rows, kind="stable").tolist()]
+    """The settlement's pool rows to write (:func:`_pool_change_frames`)."""
+    return _pool_change_frames(settled.pool_updates, settled.removals, settled.day, settled.day_pool.frame)
 
 
 def _write_settlement(session: Session, plan_id: int, settled: Settlement,
@@ -946,12 +936,11 @@ def _write_finish(session: Session, plan_id: int, result: DayResult, settled_eve
     receipts."""
     day = result.business_date
     if result.purchases.height:
-        bulk_insert(session, "pool_assets", result.purchases.select(
-            pl.lit(plan_id, dtype=pl.Int64).alias("plan_id"), pl.lit("margin_loan").alias("asset_type"),
+        insert_pool_rows(session, plan_id, result.purchases.select(
             "asset_id", "obligor_id", "balance_fen", pl.col("balance_fen").alias("original_principal_fen"), "rate",
             "start_date", "maturity_date", "status", "region", "industry", "extension_count",
             "accrued_interest_fen", "maintenance_ratio", "branch", "cutoff_date", "acquired_on",
-        ))
+        ), {"asset_type": "margin_loan"})
     _insert_events(session, plan_id, day, result.events[settled_events:])
     lines = [(number, account, amount, entry.memo[:120]) for number, entry in enumerate(result.entries, 1)
              for account, amount in entry.lines]
@@ -1193,12 +1182,8 @@ def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
     """Pool assets held at the end of ``day`` with balances rebuilt: today's balance plus
     every principal reduction recorded after ``day``."""
     columns = list(POOL_COLUMNS)
-    frame = read_query(
-        session,
-        pool_rows_sql(columns, "p.plan_id = :plan_id AND p.acquired_on <= :day "
-                      "AND (p.removed_on IS NULL OR p.removed_on > :day)", "p.id"),
-        {"plan_id": plan_id, "day": day}, {c: _DTYPES[c] for c in columns},
-    )
+    frame = read_query(session, pool_rows_sql(["id", *columns], as_of=True), {"plan_id": plan_id, "as_of": day},
+                       {"id": pl.Int64(), **{c: _DTYPES[c] for c in columns}}).sort("id").drop("id")
     later = read_query(
         session,
         "SELECT asset_id, SUM(principal_fen) AS later_fen FROM daily_asset_events WHERE plan_id = :plan_id "

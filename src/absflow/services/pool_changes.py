@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select, text
+from sqlalchemy import null, select, text
 from sqlalchemy.orm import Session
 
 from absflow.domain.issues import NotFound
@@ -25,7 +25,7 @@ from absflow.services.tapes import bulk_insert
 from absflow.store.db import transaction
 from absflow.store.log import LogEntryRow, PoolChangeItemRow
 from absflow.store.plans import PlanRow
-from absflow.store.tapes import PoolAssetRow
+from absflow.store.tapes import PoolAssetRemovalRow, PoolAssetRow, PoolAssetStateRow
 from absflow.tlog.entry import CanonicalError, json_string
 from absflow.tlog.hashing import leaf_hash
 from absflow.tlog.itemised import (
@@ -137,7 +137,7 @@ def write_pool_changes(session: Session, *, plan_code: str, business_date: date,
 
     ``via_pool_rows``: only for a daily run's list, written in the same transaction as its pool
     rows — every added asset has a ``pool_assets`` row of the plan acquired on ``business_date``
-    and every removed one a row removed on it. Its items are then found through those rows, and
+    and every removed one a ``pool_asset_removals`` row of that day. Its items are then found through those rows, and
     stay out of the asset index (see ``PoolChangeItemRow.via_pool_rows``)."""
     if prepared is None:
         return None
@@ -160,12 +160,14 @@ def _logged_positions(session: Session, plan_code: str, asset_id: str) -> list[t
     found: set[tuple[int, int]] = set()
     if plan is not None:
         days: set[date] = set()
-        # One partial index each (held now, held before); the asset's few rows of any plan, this
+        # The asset's state row (held now) and removal rows (held before), by their asset keys; this
         # plan's kept here (a plan_id condition could draw the planner to the plan's whole pool).
-        for held in (PoolAssetRow.removed_on.is_(None), PoolAssetRow.removed_on.is_not(None)):
+        for table in (PoolAssetStateRow, PoolAssetRemovalRow):
+            removed_on = table.removed_on if table is PoolAssetRemovalRow else null()
             for plan_id, acquired, removed in session.execute(
-                    select(PoolAssetRow.plan_id, PoolAssetRow.acquired_on, PoolAssetRow.removed_on).where(
-                        PoolAssetRow.asset_type == plan.asset_type, PoolAssetRow.asset_id == asset_id, held)):
+                    select(table.plan_id, PoolAssetRow.acquired_on, removed_on)
+                    .join(PoolAssetRow, PoolAssetRow.id == table.pool_asset_id)
+                    .where(table.asset_type == plan.asset_type, table.asset_id == asset_id)):
                 if plan_id == plan.id:
                     days.update(d for d in (acquired, removed) if d is not None)
         entries = session.execute(select(LogEntryRow.idx).where(

@@ -89,8 +89,8 @@ def record_bundle(ctx: Context, plan_code: str, batch_id: int, record_id: str,
         if root(leaves).hex() != batch.merkle_root:
             if tape is not None:
                 raise Conflict(f"the records read from {tape} do not give the root logged for batch {batch_id}")
-            raise Conflict(f"records of tape batch {batch_id} changed since the import (daily runs update "
-                           "balances and statuses); give the imported file with --tape to prove from it")
+            raise Conflict(f"records of tape batch {batch_id} changed since the import (pool rows are written "
+                           "once: changed outside absflow?); give the imported file with --tape to prove from it")
         positions = [i for i, value in enumerate(frame.get_column(key).to_list()) if value == record_id]
         if not positions:
             raise NotFound(f"tape batch {batch_id} has no record {record_id!r}")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -301,10 +301,10 @@ def _write(session: Session, kind: TapeKind, frame: pl.DataFrame, *, plan_id: in
         leaves.add(rows, kind, PERF_DTYPES)
         bulk_insert(session, PerformanceRecordRow.__tablename__, rows, constants)
         return
-    constants.update(asset_type=kind.value, cutoff_date=cutoff, acquired_on=cutoff)
     rows = asset_frame(kind, frame)
     leaves.add(rows, kind, POOL_DTYPES)
-    bulk_insert(session, PoolAssetRow.__tablename__, rows, constants)
+    insert_pool_rows(session, plan_id, rows, {"batch_id": batch_id, "asset_type": kind.value, "cutoff_date": cutoff,
+                                              "acquired_on": cutoff})
 
 
 def _sql_literal(value: int | str | date) -> str:
@@ -419,20 +419,48 @@ POOL_DTYPES: dict[str, pl.DataType] = {
     "creditor_id": pl.String(), "cutoff_date": pl.Date(), "source_row": pl.Int64(), "acquired_on": pl.Date(),
     "removed_on": pl.Date(), "removal_reason": pl.String(),
 }
-#: Columns of ``pool_assets`` whose current value for an active asset is its ``pool_asset_states``
-#: row's when it has one (a daily run changed it; migration tape_0005).
+#: Columns whose current value for an asset in a pool is its ``pool_asset_states`` row's, and for
+#: an asset that left, its ``pool_asset_removals`` row's (the ``pool_assets`` row keeps the values
+#: the asset came with; migration tape_0006).
 STATE_COLUMNS = ("balance_fen", "accrued_interest_fen", "cutoff_date", "maturity_date", "extension_count", "status")
+#: Columns of a removal row only (null for an asset held now).
+REMOVAL_COLUMNS = ("removed_on", "removal_reason")
 
 
-def pool_rows_sql(columns: Sequence[str], where: str, order: str = "") -> str:
-    """SELECT of ``columns`` of the ``pool_assets`` rows (alias ``p``) matching ``where``, with an
-    active asset's ``STATE_COLUMNS`` taken from its state row where it has one. ``where`` and
-    ``order`` name the table's columns as ``p.<column>``."""
-    picked = ", ".join(f"CASE WHEN s.asset_id IS NULL THEN p.{c} ELSE s.{c} END AS {c}" if c in STATE_COLUMNS
-                       else f"p.{c}" for c in columns)
-    return (f"SELECT {picked} FROM pool_assets p LEFT JOIN pool_asset_states s ON p.removed_on IS NULL "
-            f"AND s.asset_type = p.asset_type AND s.asset_id = p.asset_id WHERE {where}"
-            + (f" ORDER BY {order}" if order else ""))
+def pool_rows_sql(columns: Sequence[str], where: str = "", *, as_of: bool = False) -> str:
+    """SELECT of ``columns`` of the pool rows of plan ``:plan_id`` (``pool_assets`` as ``p``) with
+    their membership: the assets held now (their state rows, ``s``), or with ``as_of`` those held
+    at the end of day ``:as_of`` (acquired by then and held now, or removed after it: their
+    removal rows, ``s``). ``STATE_COLUMNS`` and ``REMOVAL_COLUMNS`` come from ``s``, the others
+    from ``p``; ``where``: further conditions naming ``p.<column>`` or ``s.<column>`` (columns
+    both tables have). Unordered. Held now: one pass over the state rows, each finding its pool
+    row by id."""
+    def part(table: str, removed: bool, condition: str) -> str:
+        picked = ", ".join(f"s.{c}" if c in STATE_COLUMNS or (removed and c in REMOVAL_COLUMNS)
+                           else f"NULL AS {c}" if c in REMOVAL_COLUMNS else f"p.{c}" for c in columns)
+        return (f"SELECT {picked} FROM {table} s JOIN pool_assets p ON p.id = s.pool_asset_id "
+                f"WHERE s.plan_id = :plan_id{condition}" + (f" AND {where}" if where else ""))
+    if not as_of:
+        return part("pool_asset_states", False, "")
+    return (part("pool_asset_states", False, " AND p.acquired_on <= :as_of") + " UNION ALL "
+            + part("pool_asset_removals", True, " AND s.removed_on > :as_of AND p.acquired_on <= :as_of"))
+
+
+def insert_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame,
+                     constants: dict[str, int | str | date]) -> None:
+    """Assets entering plan ``plan_id``'s pool: ``rows`` plus ``constants`` (columns of
+    ``pool_assets``; ``asset_type``, ``cutoff_date`` and ``acquired_on`` among them) appended to
+    ``pool_assets``, and each asset's state row (its values as it comes). An asset another pool
+    holds (or this one) breaks the state table's key: IntegrityError, and the caller's
+    transaction is to be rolled back."""
+    before = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM pool_assets")).scalar_one()
+    bulk_insert(session, PoolAssetRow.__tablename__, rows, {**constants, "plan_id": plan_id})
+    values = ", ".join(STATE_COLUMNS)
+    session.execute(text(f"INSERT INTO pool_asset_states (asset_type, asset_id, pool_asset_id, plan_id, {values}) "
+                         f"SELECT asset_type, asset_id, id, plan_id, {values} FROM pool_assets "
+                         # "+plan_id": the new rows by their ids, not the plan's every row by its index
+                         "WHERE id > :before AND +plan_id = :plan_id ORDER BY asset_type, asset_id"),
+                    {"before": before, "plan_id": plan_id})
 
 
 _MEMBERSHIP = ("id", "batch_id", "asset_type", "cutoff_date", "source_row", "acquired_on", "removed_on",
@@ -466,16 +494,9 @@ def load_pool_frame(ctx: Context, plan_code: str, as_of: date | None = None) -> 
         plan = load_plan_row(session, plan_code)
         kind = TapeKind(plan.asset_type)
         stored = [c for c in POOL_DTYPES if c in set(ASSET_COLUMNS[kind]) | set(_ALWAYS) | set(_MEMBERSHIP)]
-        where = "p.plan_id = :plan_id"
-        params: dict[str, Any] = {"plan_id": plan.id}
-        if as_of is None:
-            where += " AND p.removed_on IS NULL"
-        else:
-            where += " AND p.acquired_on <= :as_of AND (p.removed_on IS NULL OR p.removed_on > :as_of)"
-            params["as_of"] = as_of
-        # Sorted here, not by the database: PostgreSQL sorted a million rows on disk (work_mem)
-        # after reading them through the (plan_id, removed_on) index.
-        sql = pool_rows_sql(stored, where)
+        params: dict[str, Any] = {"plan_id": plan.id, **({} if as_of is None else {"as_of": as_of})}
+        # Sorted here, not by the database: PostgreSQL sorted a million rows on disk (work_mem).
+        sql = pool_rows_sql(stored, as_of=as_of is not None)
         frame = read_query(session, sql, params, {c: POOL_DTYPES[c] for c in stored}).sort("id")
     return _pool_view(kind, frame, as_of)
 

@@ -104,7 +104,7 @@ class PoolChangeItemRow(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reason: Mapped[str] = mapped_column(String(64), nullable=False)
     #: The item came with a daily run's list: its asset's ``pool_assets`` row of the plan was
-    #: acquired (added) or removed (removed) on the entry's business date, which is how
+    #: acquired (added), or its removal row dated (removed), on the entry's business date, which is how
     #: ``pool_change_bundle`` finds it. Only the other lists' items are in the asset index
     #: (migration tlog_0004: a day's thousands of index entries, on pages all over the index,
     #: were ≈ 17 % of the pages a day's commit wrote).

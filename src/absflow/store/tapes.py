@@ -1,18 +1,21 @@
 """Rows of loan tapes: import batches, pool assets (with pool membership), performance history.
 
-``pool_assets`` holds one row per asset per plan, for every asset type: the columns all
-types share (id, obligor, balance in fen, rate as a fraction, dates, status, region,
-industry), then type-specific columns (null where they do not apply), then pool
-membership: ``acquired_on`` (cut-off of the tape or date of a revolving purchase),
-``removed_on`` and ``removal_reason`` (repurchase, repaid, …). An asset (type + id) is in
-at most one pool at a time: a partial unique index over the rows not removed; a second partial
-index over the removed rows finds an asset's past holders.
+``pool_assets`` holds one row per asset per plan, for every asset type, written once when the
+asset enters the plan's pool (a tape's cut-off or a revolving purchase) and never changed: the
+columns all types share (id, obligor, balance in fen, rate as a fraction, dates, status,
+region, industry), then type-specific columns (null where they do not apply), then
+``acquired_on``. Membership and the values a day changes live beside it (migration
+``tape_0006``): an asset in a pool has one ``pool_asset_states`` row (its current balance,
+accrued interest, cut-off, due date, extension count and status), keyed by (asset_type,
+asset_id) — so an asset is in at most one pool at a time; when it leaves, that row is deleted and
+a ``pool_asset_removals`` row (the day, the reason, the final values) is appended. Every
+``pool_assets`` row has exactly one of the two. A removal touches no ``pool_assets`` page.
 
-The two bulk tables (``pool_assets``, ``performance_records``) carry no foreign keys:
-PostgreSQL's COPY fires one referential trigger per row and key, which doubled the import
-time (migration ``tape_0002``). Their ``plan_id``/``batch_id`` are written only by
-services that hold the plan row locked (and insert the batch row) in the same
-transaction; plans are never deleted.
+The bulk tables (``pool_assets``, ``performance_records``, the states and removals) carry no
+foreign keys: PostgreSQL's COPY fires one referential trigger per row and key, which doubled
+the import time (migration ``tape_0002``). Their ``plan_id``/``batch_id``/``pool_asset_id``
+are written only by services that hold the plan row locked (and insert the batch row) in the
+same transaction; plans are never deleted.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,17 +66,8 @@ class PoolAssetRow(Base):
 
     __tablename__ = "pool_assets"
     __table_args__ = (
-        Index("ix_pool_assets_plan_id_removed_on", "plan_id", "removed_on"),
-        Index(
-            "uq_pool_assets_active_asset", "asset_type", "asset_id", unique=True,
-            sqlite_where=text("removed_on IS NULL"), postgresql_where=text("removed_on IS NULL"),
-        ),
-        # The removed rows of an asset: with the index above, "ever owned by any plan" is two lookups
-        # (migration tape_0004; a bulk import, whose rows are all active, does not maintain it).
-        Index(
-            "ix_pool_assets_removed_asset", "asset_type", "asset_id",
-            sqlite_where=text("removed_on IS NOT NULL"), postgresql_where=text("removed_on IS NOT NULL"),
-        ),
+        # A plan's rows by the day they came (a day's purchases; the whole plan): appended to, as days go by.
+        Index("ix_pool_assets_plan_id_acquired_on", "plan_id", "acquired_on"),
     )
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     plan_id: Mapped[int] = mapped_column(Integer, nullable=False)  # plans.id (no FK: see module docstring)
@@ -116,19 +109,46 @@ class PoolAssetRow(Base):
     cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
     source_row: Mapped[int | None] = mapped_column(Integer)
     acquired_on: Mapped[date] = mapped_column(Date, nullable=False)
-    removed_on: Mapped[date | None] = mapped_column(Date)
-    removal_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class PoolAssetStateRow(Base):
-    """The current changing values of an active pool asset a daily run has changed (migration
-    tape_0005): they override its ``pool_assets`` row's until it leaves the pool, when they are
-    written into that row and this one is deleted. Keyed like the active-asset unique index."""
+    """An asset in a pool now: its ``pool_assets`` row and the current values of what a day changes
+    (migration tape_0006). Keyed by (asset_type, asset_id): an asset is in one pool at a time.
+    Inserted with the pool row (tape import, purchase), updated by daily runs, deleted when the
+    asset leaves (a ``pool_asset_removals`` row takes its place)."""
 
     __tablename__ = "pool_asset_states"
     __table_args__ = ({"sqlite_with_rowid": False},)
     asset_type: Mapped[str] = mapped_column(String(32), primary_key=True)
     asset_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_asset_id: Mapped[int] = mapped_column(RowId, nullable=False)  # pool_assets.id
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
+    accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
+    cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
+    maturity_date: Mapped[date | None] = mapped_column(Date)
+    extension_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class PoolAssetRemovalRow(Base):
+    """An asset that left a plan's pool: the day, why (repurchase, repaid, …) and its values then
+    (migration tape_0006). Appended in the order assets leave."""
+
+    __tablename__ = "pool_asset_removals"
+    __table_args__ = (
+        # "Held before by any plan" and an asset's past pool rows: a lookup.
+        Index("ix_pool_asset_removals_asset", "asset_type", "asset_id"),
+        # A plan's pool on a past day: the assets removed after it (appended to, as days go by).
+        Index("ix_pool_asset_removals_plan_id_removed_on", "plan_id", "removed_on"),
+    )
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    pool_asset_id: Mapped[int] = mapped_column(RowId, nullable=False)  # pool_assets.id
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    asset_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    asset_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    removed_on: Mapped[date] = mapped_column(Date, nullable=False)
+    removal_reason: Mapped[str | None] = mapped_column(String(32))
     balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
     accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
     cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
