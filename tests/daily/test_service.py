@@ -813,8 +813,7 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
 def test_the_writing_thread_leaves_the_pools_row_index_alone(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     """The day pool's row index is handed over to the next day's pool by ``finish_day`` on the
     computing thread; a lookup in it from the writing thread at that moment could find it half
-    moved (the next day's rows then wrong). Only the computing thread uses it, the removals'
-    store order included."""
+    moved (the next day's rows then wrong). Only the computing thread uses it."""
     from absflow.revolving.daypool import RowIndex
 
     users: set[str] = set()

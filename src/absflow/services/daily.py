@@ -492,7 +492,8 @@ def _input_frames(stored: dict[str, bytes], kept: tuple[Any, dict[str, tuple[byt
     return frames
 
 
-def _first_day(calendar: Calendar, deal: Deal) -> date:
+def first_day(calendar: Calendar, deal: Deal) -> date:
+    """The plan's first day to run: the first trading day after its establishment."""
     return calendar.next_trading_day(deal.dates.establishment)
 
 
@@ -515,7 +516,7 @@ def run_day(ctx: Context, plan_code: str, business_date: date, *, allow_empty: b
             return _stored_run(plan_code, existing)
         deal = _plan_deal(session, ctx, plan_code)
         state_row = session.get(DailyPlanStateRow, plan.id)
-        first = _first_day(calendar, deal)
+        first = first_day(calendar, deal)
         expected = first if state_row is None or state_row.last_run_date is None else calendar.next_trading_day(
             state_row.last_run_date)
         if business_date < expected:
@@ -612,7 +613,7 @@ def run_through(ctx: Context, plan_code: str, through: date, *, allow_empty: boo
         plan = load_plan_row(session, plan_code)
         deal = _plan_deal(session, ctx, plan_code)
         state_row = session.get(DailyPlanStateRow, plan.id)
-        start = _first_day(calendar, deal) if state_row is None or state_row.last_run_date is None else \
+        start = first_day(calendar, deal) if state_row is None or state_row.last_run_date is None else \
             calendar.next_trading_day(state_row.last_run_date)
     runs: list[DayRun] = []
     cache: dict[str, Any] = {}

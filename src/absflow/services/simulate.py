@@ -29,7 +29,7 @@ from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
 from absflow.services import plans as plan_service
 from absflow.services.calendar import service_calendar
 from absflow.services.context import Context
-from absflow.services.daily import DayRun, batch_gc, run_day, store_inputs
+from absflow.services.daily import DayRun, batch_gc, first_day, run_day, store_inputs
 from absflow.services.deals import attach_deal
 from absflow.services.plans import load_plan_row
 from absflow.services.tapes import import_tape
@@ -204,7 +204,7 @@ def life_days(deal: Deal, calendar: Calendar) -> list[date]:
     """The trading days of the plan's life: from the first after establishment through the last
     payment date (the expected maturity rolled to a business day), so the final distribution is
     part of it."""
-    first = calendar.next_trading_day(deal.dates.establishment)
+    first = first_day(calendar, deal)
     payments = DayContext.build("", deal, calendar).payment_dates
     maturity = deal.dates.expected_maturity or deal.dates.legal_maturity
     return calendar.trading_days(first, max([maturity, *(p for p in payments if p <= deal.dates.legal_maturity)]))
