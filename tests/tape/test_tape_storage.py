@@ -196,3 +196,41 @@ def test_performance_history_import_and_vintage(ctx: Context, tmp_path: Path,
     assert frame.get_column("end_balance_fen").to_list() == [1_100_000, 800_000, 2_950_000]
     assert frame.get_column("vintage").to_list() == [date(2025, 10, 1), date(2025, 10, 1), date(2025, 6, 1)]
     assert frame.get_column("original_principal_fen").to_list() == [1_200_000, 1_200_000, 3_000_000]
+
+
+def test_pool_rows_get_state_rows_for_this_call_only(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: rows of the same plan that another transaction commits while a call adds its
+    own (a second tape of the plan) are not taken for this call's: each asset gets one state row,
+    and both calls succeed. An asset already held gets no second one (IntegrityError)."""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    code = plans.create_plan(ctx, name="两批", asset_type="margin_loan").code
+    with ctx.engine.connect() as conn:
+        plan_id = conn.execute(text("SELECT id FROM plans WHERE code = :c"), {"c": code}).scalar_one()
+    real = tapes.bulk_insert
+    cutoff = date(2026, 6, 30)
+
+    def rows(*ids: str) -> pl.DataFrame:
+        return pl.DataFrame({"asset_id": list(ids), "obligor_id": ["C"] * len(ids), "balance_fen": [100] * len(ids),
+                             "start_date": [cutoff] * len(ids), "status": ["normal"] * len(ids)})
+
+    constants = {"asset_type": "margin_loan", "cutoff_date": cutoff, "acquired_on": cutoff}
+
+    def meanwhile(*args: object, **kwargs: object) -> None:  # another batch of the plan commits first
+        monkeypatch.setattr(tapes, "bulk_insert", real)
+        with transaction(ctx.engine) as other:
+            tapes.insert_pool_rows(other, plan_id, rows("B1", "B2"), {**constants, "batch_id": 2})
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tapes, "bulk_insert", meanwhile)
+    with transaction(ctx.engine) as session:
+        tapes.insert_pool_rows(session, plan_id, rows("A1", "A2"), {**constants, "batch_id": 1})
+    with ctx.engine.connect() as conn:
+        held = sorted(tuple(r) for r in conn.execute(text(
+            "SELECT s.asset_id, p.batch_id FROM pool_asset_states s JOIN pool_assets p ON p.id = s.pool_asset_id")))
+    assert held == [("A1", 1), ("A2", 1), ("B1", 2), ("B2", 2)]
+    with pytest.raises(IntegrityError), transaction(ctx.engine) as session:
+        tapes.insert_pool_rows(session, plan_id, rows("A2"), {**constants, "batch_id": 3})

@@ -449,18 +449,22 @@ def pool_rows_sql(columns: Sequence[str], where: str = "", *, as_of: bool = Fals
 def insert_pool_rows(session: Session, plan_id: int, rows: pl.DataFrame,
                      constants: dict[str, int | str | date]) -> None:
     """Assets entering plan ``plan_id``'s pool: ``rows`` plus ``constants`` (columns of
-    ``pool_assets``; ``asset_type``, ``cutoff_date`` and ``acquired_on`` among them) appended to
-    ``pool_assets``, and each asset's state row (its values as it comes). An asset another pool
-    holds (or this one) breaks the state table's key: IntegrityError, and the caller's
-    transaction is to be rolled back."""
+    ``pool_assets``; ``asset_type``, ``cutoff_date`` and ``acquired_on`` among them, ``batch_id``
+    for a tape's rows) appended to ``pool_assets``, and each asset's state row (its values as it
+    comes). An asset another pool holds (or this one) breaks the state table's key:
+    IntegrityError, and the caller's transaction is to be rolled back. The caller holds the
+    plan (its row or its daily-run lock), so the plan's new rows of this batch (or with no batch)
+    beyond the largest id before are this call's, whatever another transaction commits meanwhile."""
     before = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM pool_assets")).scalar_one()
     bulk_insert(session, PoolAssetRow.__tablename__, rows, {**constants, "plan_id": plan_id})
     values = ", ".join(STATE_COLUMNS)
+    batch = constants.get("batch_id")
     session.execute(text(f"INSERT INTO pool_asset_states (asset_type, asset_id, pool_asset_id, plan_id, {values}) "
                          f"SELECT asset_type, asset_id, id, plan_id, {values} FROM pool_assets "
                          # "+plan_id": the new rows by their ids, not the plan's every row by its index
-                         "WHERE id > :before AND +plan_id = :plan_id ORDER BY asset_type, asset_id"),
-                    {"before": before, "plan_id": plan_id})
+                         "WHERE id > :before AND +plan_id = :plan_id AND batch_id "
+                         + ("IS NULL" if batch is None else "= :batch") + " ORDER BY asset_type, asset_id"),
+                    {"before": before, "plan_id": plan_id, **({} if batch is None else {"batch": batch})})
 
 
 _MEMBERSHIP = ("id", "batch_id", "asset_type", "cutoff_date", "source_row", "acquired_on", "removed_on",
