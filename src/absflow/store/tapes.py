@@ -111,7 +111,18 @@ class PoolAssetRow(Base):
     acquired_on: Mapped[date] = mapped_column(Date, nullable=False)
 
 
-class PoolAssetStateRow(Base):
+class _AssetValues:
+    """The values of a pool asset that daily runs change (``services.tapes.STATE_COLUMNS``): money in fen."""
+
+    balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
+    accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
+    cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
+    maturity_date: Mapped[date | None] = mapped_column(Date)
+    extension_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class PoolAssetStateRow(_AssetValues, Base):
     """An asset in a pool now: its ``pool_assets`` row and the current values of what a day changes
     (migration tape_0006). Keyed by (asset_type, asset_id): an asset is in one pool at a time.
     Inserted with the pool row (tape import, purchase), updated by daily runs, deleted when the
@@ -123,15 +134,9 @@ class PoolAssetStateRow(Base):
     asset_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     pool_asset_id: Mapped[int] = mapped_column(RowId, nullable=False)  # pool_assets.id
     plan_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
-    accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
-    cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
-    maturity_date: Mapped[date | None] = mapped_column(Date)
-    extension_count: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
-class PoolAssetRemovalRow(Base):
+class PoolAssetRemovalRow(_AssetValues, Base):
     """An asset that left a plan's pool: the day, why (repurchase, repaid, …) and its values then
     (migration tape_0006). Appended in the order assets leave."""
 
@@ -149,12 +154,6 @@ class PoolAssetRemovalRow(Base):
     asset_id: Mapped[str] = mapped_column(String(64), nullable=False)
     removed_on: Mapped[date] = mapped_column(Date, nullable=False)
     removal_reason: Mapped[str | None] = mapped_column(String(32))
-    balance_fen: Mapped[int] = mapped_column(Fen, nullable=False)
-    accrued_interest_fen: Mapped[int | None] = mapped_column(Fen)
-    cutoff_date: Mapped[date] = mapped_column(Date, nullable=False)
-    maturity_date: Mapped[date | None] = mapped_column(Date)
-    extension_count: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
 class PerformanceRecordRow(Base):
