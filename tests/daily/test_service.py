@@ -787,8 +787,8 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
         "maturity_date": [date(2030, 6, 30)], "extension_count": [1], "status": ["liquidating"]})
     assert pool_before.columns == ["asset_id", *UPDATED_COLUMNS]
     with transaction(ctx.engine) as session:
-        _write_pool_changes(session, 901, updates, [("G1", "repaid"), ("G2", '回购 "x" \\ ' + "长" * 40)], day,
-                            pool_before)
+        _write_pool_changes(session, 901, updates, [("G1", "repaid"), ("G2", '回购 "x" \\ ' + "长" * 40),
+                                                    ("H1", "repaid")], day, pool_before)  # H1: another plan's
     with ctx.engine.connect() as conn:
         states = {r[0]: tuple(r[1:]) for r in conn.execute(text(
             "SELECT asset_id, plan_id, balance_fen, accrued_interest_fen, CAST(cutoff_date AS TEXT), "

@@ -853,7 +853,7 @@ def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame
             _sqlite_rows(session, f"WITH v ({names}) AS MATERIALIZED (VALUES ", gone,
                          ") " + _REMOVALS_INSERT.format(v="v", plan_id=plan))
             _sqlite_rows(session, "DELETE FROM pool_asset_states WHERE asset_type = 'margin_loan' AND asset_id IN (",
-                         gone.select("asset_id"), ")", row="?")
+                         gone.select("asset_id"), f") AND plan_id = {plan}", row="?")
         return
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:

@@ -137,8 +137,8 @@ def write_pool_changes(session: Session, *, plan_code: str, business_date: date,
 
     ``via_pool_rows``: only for a daily run's list, written in the same transaction as its pool
     rows — every added asset has a ``pool_assets`` row of the plan acquired on ``business_date``
-    and every removed one a ``pool_asset_removals`` row of that day. Its items are then found through those rows, and
-    stay out of the asset index (see ``PoolChangeItemRow.via_pool_rows``)."""
+    and every removed one a ``pool_asset_removals`` row of that day. Its items are then found
+    through those rows, and stay out of the asset index (see ``PoolChangeItemRow.via_pool_rows``)."""
     if prepared is None:
         return None
     items, payload = prepared
