@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from tests.tape.pool_rows import VALUES, hold_new_rows, remove_held
 
 from absflow.domain.issues import Conflict, ValidationFailed
 from absflow.revolving.synthetic import MarketConfig, SyntheticMarket
@@ -55,27 +56,6 @@ def _pool_ids(ctx: Context, plan_code: str) -> list[str]:
             "ORDER BY s.asset_id"), {"c": plan_code})]
 
 
-_VALUES = "balance_fen, accrued_interest_fen, cutoff_date, maturity_date, extension_count, status"
-
-
-def _hold_new_rows(conn: Any) -> None:
-    """State rows (held now) for the pool rows a test inserted directly (none yet, no removal)."""
-    conn.execute(text(
-        f"INSERT INTO pool_asset_states (asset_type, asset_id, pool_asset_id, plan_id, {_VALUES}) "
-        f"SELECT asset_type, asset_id, id, plan_id, {_VALUES} FROM pool_assets p WHERE NOT EXISTS (SELECT 1 FROM "
-        "pool_asset_states s WHERE s.pool_asset_id = p.id) AND NOT EXISTS (SELECT 1 FROM pool_asset_removals r "
-        "WHERE r.pool_asset_id = p.id)"))
-
-
-def _remove_held(conn: Any, where: str, params: dict[str, Any], day: date, reason: str = "repaid") -> None:
-    """The held assets matching ``where`` (on pool_asset_states' columns) leave their pools on ``day``."""
-    conn.execute(text(
-        "INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, removed_on, removal_reason, "
-        f"{_VALUES}) SELECT pool_asset_id, plan_id, asset_type, asset_id, :day, :reason, {_VALUES} "
-        f"FROM pool_asset_states WHERE {where}"), {**params, "day": day, "reason": reason})
-    conn.execute(text(f"DELETE FROM pool_asset_states WHERE {where}"), params)
-
-
 def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Everything a day writes, without surrogate ids or wall-clock times."""
     with engine.connect() as conn:
@@ -86,9 +66,9 @@ def _state(engine, plan_code: str) -> dict[str, object]:  # type: ignore[no-unty
                 "SELECT asset_id, obligor_id, balance_fen, rate, start_date, maturity_date, status, acquired_on "
                 "FROM pool_assets WHERE plan_id = :p"), q)),
             "states": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
-                f"SELECT asset_type, asset_id, {_VALUES} FROM pool_asset_states WHERE plan_id = :p"), q)),
+                f"SELECT asset_type, asset_id, {VALUES} FROM pool_asset_states WHERE plan_id = :p"), q)),
             "removals": sorted(tuple(str(x) for x in r) for r in conn.execute(text(
-                f"SELECT asset_type, asset_id, removed_on, removal_reason, {_VALUES} FROM pool_asset_removals "
+                f"SELECT asset_type, asset_id, removed_on, removal_reason, {VALUES} FROM pool_asset_removals "
                 "WHERE plan_id = :p"), q)),
             "days": [tuple(str(x) for x in r) for r in conn.execute(text(
                 "SELECT business_date, status, purchase_state, pool_balance_fen, cash_fen, delivery_sha256, "
@@ -270,7 +250,7 @@ def test_an_asset_held_by_another_plan_is_never_bought(ctx: Context, held: str) 
     if held == "before":  # they left the first plan's pool: still never bought by another
         with ctx.engine.begin() as conn:
             for asset_id in taken:
-                _remove_held(conn, "asset_id = :a", {"a": asset_id}, date(2017, 8, 1))
+                remove_held(conn, "asset_id = :a", {"a": asset_id}, date(2017, 8, 1))
     frames = _day_frames(FIRST, _pool_ids(ctx, other))
     with ctx.engine.connect() as conn:  # repay 150 contracts in full: enough cash to buy after the reserve
         repaid = conn.execute(text(
@@ -475,7 +455,7 @@ def _many_assets(conn: Any, count: int) -> None:
         "cutoff_date, acquired_on) SELECT 1, 'margin_loan', 'A' || i, 'C', 100, :d, 'performing', :d, :d "
         f"FROM {series}"),
         {"n": count, "d": date(2024, 1, 2)})
-    _hold_new_rows(conn)
+    hold_new_rows(conn)
 
 
 def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Context) -> None:
@@ -489,7 +469,7 @@ def test_owned_elsewhere_probes_each_candidate_whatever_the_statistics(ctx: Cont
         _many_assets(conn, 20000)
         conn.execute(text("ANALYZE pool_asset_states"))  # every asset held in the statistics
         conn.execute(text("ANALYZE pool_asset_removals"))  # and none removed
-        _remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
+        remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
         ids = [f"A{i}" for i in range(1, 20001, 2)] + [f"X{i}" for i in range(5000)]
         plan = "\n".join(r[0][:120] for r in conn.execute(  # the id list is cut from the shown plan
             text("EXPLAIN ANALYZE " + daily_service.OWNED_ELSEWHERE_POSTGRESQL), {"ids": ids}))
@@ -507,7 +487,7 @@ def test_owned_elsewhere_on_sqlite_probes_both_indexes_once_per_id(ctx: Context)
         pytest.skip("a SQLite plan")
     with ctx.engine.begin() as conn:
         _many_assets(conn, 2000)
-        _remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
+        remove_held(conn, "asset_id LIKE 'A1%'", {}, date(2024, 2, 1))
         conn.execute(text("UPDATE pool_asset_states SET asset_type = 'lease', asset_id = 'X1' "  # not a margin loan
                           "WHERE asset_id = 'A2000'"))
         plan = " | ".join(str(r[-1]) for r in conn.execute(
@@ -767,12 +747,12 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
             for plan, asset, fen, on, status in before)))
         session.execute(text(
             f"INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, removed_on, "
-            f"removal_reason, {_VALUES}) SELECT id, plan_id, asset_type, asset_id, '2028-06-01', 'old', {_VALUES} "
+            f"removal_reason, {VALUES}) SELECT id, plan_id, asset_type, asset_id, '2028-06-01', 'old', {VALUES} "
             "FROM pool_assets"))
         session.execute(text(pool_sql + ", ".join(
             f"({plan}, 'margin_loan', '{asset}', 'C', {fen}, '{on}', '{status}', '{on}', '{on}')"
             for plan, asset, fen, on, status in held)))
-        _hold_new_rows(session)
+        hold_new_rows(session)
         session.execute(text(
             "UPDATE pool_asset_states SET balance_fen = 150, accrued_interest_fen = 1, cutoff_date = '2029-12-31', "
             "extension_count = 0 WHERE asset_id = 'K2'"))

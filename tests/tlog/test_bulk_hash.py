@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 from sqlalchemy import text
+from tests.tape.pool_rows import remove_held
 
 from absflow.services import bulk_hash, plans, tapes
 from absflow.services.context import Context
@@ -68,12 +69,8 @@ def test_import_root_is_the_same_whichever_backend_hashes(ctx: Context, tmp_path
             roots.append(conn.execute(text("SELECT merkle_root FROM tape_batches WHERE id = :b"),
                                       {"b": result.batch_id}).scalar_one())
             # the next plan imports the same assets: these leave this plan's pool
-            held = "pool_asset_id IN (SELECT id FROM pool_assets WHERE batch_id = :b)"
-            conn.execute(text("INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, "
-                              "removed_on, balance_fen, cutoff_date, status) SELECT pool_asset_id, plan_id, "
-                              f"asset_type, asset_id, :d, balance_fen, cutoff_date, status FROM pool_asset_states "
-                              f"WHERE {held}"), {"d": cutoff, "b": result.batch_id})
-            conn.execute(text(f"DELETE FROM pool_asset_states WHERE {held}"), {"b": result.batch_id})
+            remove_held(conn, "pool_asset_id IN (SELECT id FROM pool_assets WHERE batch_id = :b)",
+                        {"b": result.batch_id}, cutoff)
     report = tapes.validate_tape(path, mapping, cutoff=cutoff, keep_frame=True)
     assert report.frame is not None and report.frame.height == 3_000
     rows = tapes.asset_frame(TapeKind.MARGIN_LOAN, report.frame)

@@ -347,10 +347,17 @@ def _stored_input_bytes(session: Session, plan_id: int, day: date) -> dict[str, 
     return {kind: bytes(data) for kind, data in rows}
 
 
-def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
+def _held_rows(session: Session, plan_id: int, as_of: date | None = None) -> pl.DataFrame:
+    """``POOL_COLUMNS`` of the plan's pool now (``as_of`` None) or at the end of ``as_of``, in the
+    pool rows' order (their ids)."""
     columns = list(POOL_COLUMNS)
-    schema = {"id": pl.Int64(), **{c: _DTYPES[c] for c in columns}}
-    frame = read_query(session, pool_rows_sql(["id", *columns]), {"plan_id": plan_id}, schema).sort("id").drop("id")
+    params: dict[str, Any] = {"plan_id": plan_id, **({} if as_of is None else {"as_of": as_of})}
+    return read_query(session, pool_rows_sql(["id", *columns], as_of=as_of is not None), params,
+                      {"id": pl.Int64(), **{c: _DTYPES[c] for c in columns}}).sort("id").drop("id")
+
+
+def _pool_frame(session: Session, plan_id: int) -> pl.DataFrame:
+    frame = _held_rows(session, plan_id)
     return frame.with_columns(
         pl.col("accrued_interest_fen").fill_null(0), pl.col("extension_count").fill_null(0)
     ).select([pl.col(c).cast(t) for c, t in POOL_COLUMNS.items()])
@@ -1182,9 +1189,7 @@ def _reverify(session: Session, plan_id: int, plan_code: str, day: date, row: Da
 def _pool_at_end_of(session: Session, plan_id: int, day: date) -> pl.DataFrame:
     """Pool assets held at the end of ``day`` with balances rebuilt: today's balance plus
     every principal reduction recorded after ``day``."""
-    columns = list(POOL_COLUMNS)
-    frame = read_query(session, pool_rows_sql(["id", *columns], as_of=True), {"plan_id": plan_id, "as_of": day},
-                       {"id": pl.Int64(), **{c: _DTYPES[c] for c in columns}}).sort("id").drop("id")
+    frame = _held_rows(session, plan_id, day)
     later = read_query(
         session,
         "SELECT asset_id, SUM(principal_fen) AS later_fen FROM daily_asset_events WHERE plan_id = :plan_id "
