@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-#: The values a state or removal row carries (``services.tapes.STATE_COLUMNS``), as SQL.
-VALUES = "balance_fen, accrued_interest_fen, cutoff_date, maturity_date, extension_count, status"
+from absflow.services.tapes import STATE_COLUMNS
+
+#: The values a state or removal row carries, as SQL.
+VALUES = ", ".join(STATE_COLUMNS)
 
 
 def hold_new_rows(conn: Any) -> None:
