@@ -1383,10 +1383,10 @@ def _purchase(
     result: EligibilityResult = check_eligibility(
         cand_table, spec.eligibility, as_of=day, plan_end=ctx.deal.dates.legal_maturity
     )
-    codes = candidates.get_column("contract_id")
-    rows = pool.rows_of_all(codes.to_list())  # a candidate held by this pool (``held`` rows) is owned
+    codes = candidates.get_column("contract_id").to_list()
+    rows = pool.rows_of_all(codes)  # a candidate held by this pool (``held`` rows) is owned
     owned_np = (rows >= 0) & held[np.maximum(rows, 0)] if len(held) else np.zeros(len(rows), np.bool_)
-    owned_np |= codes.is_in(pl.Series(sorted(owned_elsewhere), dtype=pl.String).implode()).to_numpy()
+    owned_np |= np.fromiter(map(owned_elsewhere.__contains__, codes), np.bool_, count=len(codes))
     eligible = result.eligible & ~owned_np
     price = cand_table.principal_fen.copy()
     if mode is PurchaseMode.PRINCIPAL_AND_INTEREST_BUY_PRINCIPAL_AND_INTEREST:
