@@ -92,3 +92,30 @@ def test_pool_change_items_flag_down_and_up_keeps_the_items(engine: Engine) -> N
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM pool_change_items WHERE plan_code = 'P1'"))
     assert is_current(engine)
+
+
+def test_daily_input_bytes_are_stored_uncompressed_on_postgresql(engine: Engine) -> None:
+    """daily_0005: the day's Parquet bytes (already zstd) skip PostgreSQL's pglz attempt; the
+    downgrade puts the default storage back."""
+    import pytest
+    from alembic import command
+    from sqlalchemy import text
+
+    from absflow.store.migrate import alembic_config
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("column storage is a PostgreSQL setting")
+
+    def storage() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(text(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'daily_inputs'::regclass "
+                "AND attname = 'data'")).scalar_one())
+
+    assert storage() == "e"  # EXTERNAL
+    try:
+        command.downgrade(alembic_config(engine), "daily_0004")
+        assert storage() == "x"  # EXTENDED, PostgreSQL's default for bytea
+    finally:
+        upgrade(engine)
+    assert storage() == "e" and is_current(engine)
