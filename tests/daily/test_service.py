@@ -726,13 +726,18 @@ def test_events_are_stored_as_given_in_one_statement(ctx: Context) -> None:
         ("中文-3", "repaid", -5, 0, 0, None), ("B4", "liquidation", 1, 2, 0, "长" * 120)]
 
 
-def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) -> None:
+@pytest.mark.parametrize("probes_max_rows", [5_000, 0], ids=["probed", "joined"])
+def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context, monkeypatch: pytest.MonkeyPatch,
+                                                                probes_max_rows: int) -> None:
     """A day's state updates, removal rows and state deletions (many rows per statement on SQLite,
-    COPY and joins on PostgreSQL) store exact integers, nulls and text (quotes, backslashes,
-    Chinese), change and delete the right state rows, and remove only the plan's holding of an
-    asset — not its earlier holding, not another plan's; no pool row changes."""
+    COPY and joins on PostgreSQL — the leaving assets' state rows found by probes or, when many,
+    by a join) store exact integers, nulls and text (quotes, backslashes, Chinese), change and
+    delete the right state rows, and remove only the plan's holding of an asset — not its earlier
+    holding, not another plan's; no pool row changes; the day's removal rows in asset-id order."""
     from absflow.services.daily import UPDATED_COLUMNS, _write_pool_changes
     from absflow.store.db import transaction
+
+    monkeypatch.setattr(daily_service, "REMOVAL_PROBES_MAX_ROWS", probes_max_rows)
 
     day = date(2030, 1, 2)
     held = [(901, "K1", 100, "2029-01-02", "performing"), (901, "K2", 200, "2029-01-02", "performing"),
@@ -779,6 +784,8 @@ def test_pool_changes_are_written_exactly_in_one_statement_each(ctx: Context) ->
             "CAST(r.removed_on AS TEXT), r.removal_reason FROM pool_asset_removals r "
             "JOIN pool_assets p ON p.id = r.pool_asset_id")))
         assert conn.execute(text("SELECT * FROM pool_assets ORDER BY id")).all() == pool_rows
+        assert conn.execute(text("SELECT asset_id FROM pool_asset_removals WHERE removed_on = :day ORDER BY id"),
+                            {"day": day}).scalars().all() == ["G1", "G2"]
     assert states == {"K1": (901, 10**15 + 7, None, "2030-01-02", None, 2, 'o"v\\er'),
                       "K2": (901, 150, 1, "2029-12-31", None, 0, "performing"),
                       "H1": (902, 500, None, "2029-01-02", None, None, "performing")}  # another plan's: untouched
