@@ -668,9 +668,13 @@ def test_a_failed_write_on_the_helper_thread_is_raised_and_nothing_is_kept(
     assert not run.already_done and _state(ctx.engine, code)["days"][0][0] == str(FIRST)
 
 
-def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("statement_per_row_max", [1_000, 0], ids=["per-row", "copied"])
+def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatch: pytest.MonkeyPatch,
+                                                        statement_per_row_max: int) -> None:
     """The open repurchase instructions a run leaves in the days' cache (the start's, receipts
-    applied, new ones added) are those the database holds, keyed by the same version, every day."""
+    applied, new ones added) are those the database holds, keyed by the same version, every day
+    (PostgreSQL: the receipts written one statement per row, or — as at the end of term — COPYed
+    and applied by one)."""
     import absflow.services.simulate as simulate_module
     from absflow.services.daily import open_repurchases, pool_version
     from absflow.services.plans import load_plan_row
@@ -693,6 +697,7 @@ def test_carried_open_repurchases_equal_the_stored_ones(ctx: Context, monkeypatc
         return done
 
     monkeypatch.setattr(simulate_module, "run_day", checked)
+    monkeypatch.setattr(daily_service, "EXECUTE_MANY_MAX_ROWS", statement_per_row_max)
     # A stressed market: collateral falls below the repurchase line and instructions open early.
     simulate(ctx, DEAL_TEXT, days=40, seed=5, loans=300, market={"volatility_annual": 1.2,
                                                                   "jump_intensity_annual": 12})
