@@ -907,7 +907,10 @@ def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame
 
 
 def _copy_to_temporary(cursor: Any, rows: pl.DataFrame) -> str:
-    """PostgreSQL: ``rows`` COPYed into a new temporary table (dropped at commit), analyzed; its name."""
+    """PostgreSQL: ``rows`` COPYed into a new temporary table (dropped at commit), its first
+    column (the key the day's statements join on) analyzed; its name. Only that column: the
+    planner needs its row count and distinct keys, and all seven columns of a day's 12,500 state
+    rows took ≈ 18 against ≈ 7 ms (the same plans; none at all: a hash of the whole state table)."""
     name = f"day_pool_rows_{next(_temp_tables)}"
     body = ", ".join(f"{c} {_PG_TYPES[rows.schema[c].base_type()]}" for c in rows.columns)
     buffer = io.BytesIO()
@@ -915,7 +918,7 @@ def _copy_to_temporary(cursor: Any, rows: pl.DataFrame) -> str:
     cursor.execute(f"CREATE TEMPORARY TABLE {name} ({body}) ON COMMIT DROP")
     with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN (FORMAT csv)") as copy:
         copy.write(buffer.getvalue())
-    cursor.execute(f"ANALYZE {name}")
+    cursor.execute(f"ANALYZE {name} ({rows.columns[0]})")
     return name
 
 
