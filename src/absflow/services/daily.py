@@ -809,6 +809,15 @@ def _sqlite_update_from(session: Session, table: str, rows: pl.DataFrame, where:
                  f") UPDATE OR FAIL {table} SET {sets} FROM v WHERE {table}.{key} = v.{key} AND {where}")
 
 
+def _postgresql_update_from(cursor: Any, table: str, rows: pl.DataFrame, where: str) -> None:
+    """PostgreSQL: :func:`_sqlite_update_from` — ``rows`` COPYed into a temporary table, then one
+    ``UPDATE … FROM`` it (``cursor``: the driver's, in the session's transaction)."""
+    key, *columns = rows.columns
+    sets = ", ".join(f"{c} = v.{c}" for c in columns)
+    name = _copy_to_temporary(cursor, rows)
+    cursor.execute(f"UPDATE {table} SET {sets} FROM {name} AS v WHERE {table}.{key} = v.{key} AND {where}")
+
+
 _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
                              pl.Boolean: "boolean"}
 _temp_tables = itertools.count(1)
@@ -896,10 +905,8 @@ def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         if kept.height:
-            name = _copy_to_temporary(cursor, kept)
-            sets = ", ".join(f"{c} = v.{c}" for c in UPDATED_COLUMNS)
-            cursor.execute(f"UPDATE pool_asset_states AS s SET {sets} FROM {name} AS v WHERE s.asset_type = "
-                           "'margin_loan' AND s.asset_id = v.asset_id AND s.plan_id = %s", (plan,))
+            _postgresql_update_from(cursor, "pool_asset_states", kept, "pool_asset_states.asset_type = 'margin_loan' "
+                                    f"AND pool_asset_states.plan_id = {plan}")
         if gone.height:
             using = _REMOVALS_BY_PROBES if gone.height <= REMOVAL_PROBES_MAX_ROWS else _REMOVALS_BY_JOIN
             cursor.execute(_REMOVALS_MOVE_POSTGRESQL.format(
@@ -1009,10 +1016,8 @@ def _write_finish(session: Session, plan_id: int, result: DayResult, settled_eve
         elif is_postgresql(session.connection().engine):  # the end of term: the whole pool paid for
             raw: Any = session.connection().connection.driver_connection
             with raw.cursor() as cursor:
-                name = _copy_to_temporary(cursor, received)
-                cursor.execute(f"UPDATE daily_repurchases AS r SET received_fen = v.received_fen, settled_on = "
-                               f"v.settled_on FROM {name} AS v WHERE r.plan_id = %s AND r.asset_id = v.asset_id",
-                               (int(plan_id),))
+                _postgresql_update_from(cursor, "daily_repurchases", received,
+                                        f"daily_repurchases.plan_id = {int(plan_id)}")
         else:
             _sqlite_update_from(session, "daily_repurchases", received, f"daily_repurchases.plan_id = {int(plan_id)}")
 
