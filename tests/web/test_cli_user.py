@@ -59,6 +59,24 @@ def test_demo_without_serving_prints_one_user_per_role(cli_db: None) -> None:
         assert name in out
 
 
+def test_demo_then_serves_the_app_in_this_process(cli_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` = `absflow demo --serve`: after the demo, the web app is served on one process
+    (the demo's own work stubbed here: the test above runs it)."""
+    from types import SimpleNamespace
+
+    import uvicorn
+
+    from absflow.services import demo as demo_service
+
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(demo_service, "run_demo", lambda ctx, progress: SimpleNamespace(tables=[], plan_code="P"))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append({"app": app, **options}))
+    code, out = run("demo", "--serve", "--port", "8123")
+    assert code == 0, out
+    assert len(served) == 1 and served[0]["port"] == 8123 and served[0]["host"] == "127.0.0.1"
+    assert callable(served[0]["app"])  # the app object itself: one process, no worker processes
+
+
 def test_link_an_investor_user_on_the_command_line(cli_db: None) -> None:
     from tests.services.test_bookbuilding_service import code as credit_code
 

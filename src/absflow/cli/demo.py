@@ -30,4 +30,4 @@ def demo(
         from absflow.cli.serve import serve as serve_app
 
         console.print(f"sign in at http://{host}:{port}/login with a demo user above")
-        serve_app(host=host, port=port)
+        serve_app(host=host, port=port, workers=1)  # every option given: called as a function, not by typer
