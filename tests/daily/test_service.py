@@ -853,3 +853,21 @@ def test_a_day_runs_with_a_short_switch_interval_and_restores_it(ctx: Context) -
     finally:
         daily_service._before_commit = None
         sys.setswitchinterval(before)
+
+
+def test_two_simulations_in_one_database_hold_different_assets(ctx: Context) -> None:
+    """`absflow simulate` (and `make demo`, which runs one) again on the same database: a new plan
+    whose synthetic contracts are its own — an asset is in one plan's pool at a time, so the same
+    contract numbers were refused as already held."""
+    first = simulate(ctx, DEAL_TEXT, days=3, seed=5, loans=300)
+    second = simulate(ctx, DEAL_TEXT, days=3, seed=5, loans=300)
+    assert first.plan_code != second.plan_code and second.days_run == first.days_run == 3
+    with ctx.engine.connect() as conn:
+        held = conn.execute(text(
+            "SELECT p.code, COUNT(*) FROM pool_asset_states s JOIN plans p ON p.id = s.plan_id GROUP BY p.code"
+        )).all()
+        shared = conn.execute(text(
+            "SELECT COUNT(*) FROM pool_assets a JOIN pool_assets b ON a.asset_id = b.asset_id AND a.plan_id < b.plan_id"
+        )).scalar_one()
+    assert {code for code, count in held if count > 0} == {first.plan_code, second.plan_code}
+    assert shared == 0

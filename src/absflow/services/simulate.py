@@ -108,6 +108,11 @@ def _initial_tape(market: SyntheticMarket, day: date, total_fen: int, loans: int
     return path
 
 
+#: Contract numbers of one simulated plan's block (its initial pool and every day's candidates:
+#: a 370-day life at 200,000 loans and 20,000 candidates a day draws ≈ 7.5 million).
+CONTRACTS_PER_PLAN = 10_000_000
+
+
 def simulate(
     ctx: Context,
     deal_text: str,
@@ -149,11 +154,16 @@ def simulate(
     config = market_config(market or {}, clients=clients or max(500, count // 2),
                            candidates_per_day=candidates_per_day or max(100, count // 20),
                            mean_loan_yuan=initial_fen / 100 / count)
-    synthetic = SyntheticMarket(config, seed=seed)
+    created = plan_code is None
     if plan_code is None:
-        plan = plan_service.create_plan(ctx, name=deal.name, asset_type=AssetType.MARGIN_LOAN)
-        plan_code = plan.code
+        plan_code = plan_service.create_plan(ctx, name=deal.name, asset_type=AssetType.MARGIN_LOAN).code
         attach_deal(ctx, plan_code, deal_text)
+    with read_transaction(ctx.engine) as session:
+        plan_id = load_plan_row(session, plan_code).id
+    # The plan's contracts are numbered from its own block: simulated plans in one database never
+    # share an asset (an asset is in one plan's pool at a time; a second run would be refused).
+    synthetic = SyntheticMarket(config, seed=seed, next_contract=plan_id * CONTRACTS_PER_PLAN + 1)
+    if created:
         with tempfile.TemporaryDirectory() as tmp:
             tape = _initial_tape(synthetic, deal.dates.establishment, initial_fen, count, Path(tmp), _loan_cap(deal))
             import_tape(ctx, plan_code, tape, _margin_mapping(),
