@@ -800,22 +800,25 @@ def _sqlite_update_from(session: Session, table: str, rows: pl.DataFrame, where:
     ``asset_id``) on its row with that key where ``where`` holds (SQL naming the table's columns
     as ``{table}.column``; at most one such row per key). The rows first (MATERIALIZED), each
     finding its row through the table's index on the key."""
-    key, *columns = rows.columns
-    sets = ", ".join(f"{c} = v.{c}" for c in columns)
     # OR FAIL: a constraint error ends the statement without undoing its earlier rows, so SQLite
     # keeps no statement journal of the pages it changes (the run's transaction is rolled back
     # whole on any error anyway): ≈ 15 % of the statement's time (docs/PERFORMANCE.md).
-    _sqlite_rows(session, f"WITH v ({key}, {', '.join(columns)}) AS MATERIALIZED (VALUES ", rows,
-                 f") UPDATE OR FAIL {table} SET {sets} FROM v WHERE {table}.{key} = v.{key} AND {where}")
+    _sqlite_rows(session, f"WITH v ({', '.join(rows.columns)}) AS MATERIALIZED (VALUES ", rows,
+                 ") UPDATE OR FAIL " + _set_from(table, rows, "v", where))
 
 
 def _postgresql_update_from(cursor: Any, table: str, rows: pl.DataFrame, where: str) -> None:
     """PostgreSQL: :func:`_sqlite_update_from` — ``rows`` COPYed into a temporary table, then one
     ``UPDATE … FROM`` it (``cursor``: the driver's, in the session's transaction)."""
+    cursor.execute("UPDATE " + _set_from(table, rows, f"{_copy_to_temporary(cursor, rows)} AS v", where))
+
+
+def _set_from(table: str, rows: pl.DataFrame, source: str, where: str) -> str:
+    """``{table} SET … FROM {source} WHERE …`` of the two update helpers: ``rows``' columns after
+    the first set from ``v`` (``source``), on the row whose key (the first column) is ``v``'s."""
     key, *columns = rows.columns
     sets = ", ".join(f"{c} = v.{c}" for c in columns)
-    name = _copy_to_temporary(cursor, rows)
-    cursor.execute(f"UPDATE {table} SET {sets} FROM {name} AS v WHERE {table}.{key} = v.{key} AND {where}")
+    return f"{table} SET {sets} FROM {source} WHERE {table}.{key} = v.{key} AND {where}"
 
 
 _PG_TYPES: dict[Any, str] = {pl.String: "text", pl.Int64: "bigint", pl.Int32: "integer", pl.Date: "date",
@@ -826,22 +829,22 @@ _temp_tables = itertools.count(1)
 #: and also on the removal rows it appends.
 UPDATED_COLUMNS = STATE_COLUMNS
 
-_VALUES = ", ".join(UPDATED_COLUMNS)
-#: The removal rows of the assets leaving (``v``: asset_id, UPDATED_COLUMNS, REMOVAL_COLUMNS), each
-#: with its pool row's id from its state row.
-_REMOVALS_INSERT = (f"INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, {_VALUES}, "
-                    f"{', '.join(REMOVAL_COLUMNS)}) SELECT s.pool_asset_id, s.plan_id, s.asset_type, s.asset_id, "
-                    + ", ".join(f"v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS))
-                    + " FROM {v} v JOIN pool_asset_states s ON s.asset_type = 'margin_loan' "
+#: A removal row: its state row's pool row id, plan and asset (``s``), then the final values and
+#: the day and reason (``v``: asset_id, UPDATED_COLUMNS, REMOVAL_COLUMNS) — as inserted and as picked.
+_REMOVAL_ROW = ("pool_asset_id, plan_id, asset_type, asset_id, "
+                + ", ".join((*UPDATED_COLUMNS, *REMOVAL_COLUMNS)))
+_REMOVAL_PICKED = ("s.pool_asset_id, s.plan_id, s.asset_type, s.asset_id, "
+                   + ", ".join(f"v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS)))
+#: The removal rows of the assets leaving, each with its pool row's id from its state row.
+_REMOVALS_INSERT = (f"INSERT INTO pool_asset_removals ({_REMOVAL_ROW}) SELECT {_REMOVAL_PICKED} "
+                    "FROM {v} v JOIN pool_asset_states s ON s.asset_type = 'margin_loan' "
                     "AND s.asset_id = v.asset_id AND s.plan_id = {plan_id}")
 #: PostgreSQL: the leaving assets' state rows deleted and their removal rows appended in one
 #: statement (``{v}``: a temporary table as ``v`` above, ``{using}``: the rows to delete, with
 #: ``t``, a state row's ctid, when found by probes). Removal rows get their ids in asset-id order.
 _REMOVALS_MOVE_POSTGRESQL = (
-    "WITH gone AS (DELETE FROM pool_asset_states AS s USING {using} RETURNING s.pool_asset_id, s.plan_id, "
-    "s.asset_type, s.asset_id, " + ", ".join(f"v.{c}" for c in (*UPDATED_COLUMNS, *REMOVAL_COLUMNS)) + ") "
-    f"INSERT INTO pool_asset_removals (pool_asset_id, plan_id, asset_type, asset_id, {_VALUES}, "
-    f"{', '.join(REMOVAL_COLUMNS)}) SELECT * FROM gone ORDER BY asset_id COLLATE \"C\"")
+    "WITH gone AS (DELETE FROM pool_asset_states AS s USING {using} RETURNING " + _REMOVAL_PICKED + ") "
+    f"INSERT INTO pool_asset_removals ({_REMOVAL_ROW}) SELECT * FROM gone ORDER BY asset_id COLLATE \"C\"")
 #: A day's few thousand leaving assets: each state row found by one probe of its key (LATERAL …
 #: LIMIT 1), then deleted by its ctid in the same statement. The planner made the lookup a hash
 #: join over every state row: ≈ 52 against ≈ 30 ms for 2,500 assets at 200,000 loans (SQLite's two
@@ -892,9 +895,9 @@ def _pool_change_frames(updates: pl.DataFrame, removals: Sequence[tuple[str, str
 def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame, gone: pl.DataFrame) -> None:
     """Write :func:`_pool_change_frames`' rows (see :func:`_write_pool_changes`)."""
     plan = int(plan_id)
+    held_here = f"pool_asset_states.asset_type = 'margin_loan' AND pool_asset_states.plan_id = {plan}"
     if not is_postgresql(session.connection().engine):
-        _sqlite_update_from(session, "pool_asset_states", kept, "pool_asset_states.asset_type = 'margin_loan' "
-                            f"AND pool_asset_states.plan_id = {plan}")
+        _sqlite_update_from(session, "pool_asset_states", kept, held_here)
         if gone.height:
             names = ", ".join(gone.columns)
             _sqlite_rows(session, f"WITH v ({names}) AS MATERIALIZED (VALUES ", gone,
@@ -905,8 +908,7 @@ def _write_pool_change_frames(session: Session, plan_id: int, kept: pl.DataFrame
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         if kept.height:
-            _postgresql_update_from(cursor, "pool_asset_states", kept, "pool_asset_states.asset_type = 'margin_loan' "
-                                    f"AND pool_asset_states.plan_id = {plan}")
+            _postgresql_update_from(cursor, "pool_asset_states", kept, held_here)
         if gone.height:
             using = _REMOVALS_BY_PROBES if gone.height <= REMOVAL_PROBES_MAX_ROWS else _REMOVALS_BY_JOIN
             cursor.execute(_REMOVALS_MOVE_POSTGRESQL.format(
@@ -1009,17 +1011,17 @@ def _write_finish(session: Session, plan_id: int, result: DayResult, settled_eve
         received = pl.DataFrame(
             [(item.asset_id, item.received_fen, item.settled_on) for item in result.repurchase_updates],
             orient="row", schema={"asset_id": pl.String, "received_fen": pl.Int64, "settled_on": pl.Date})
-        if is_postgresql(session.connection().engine) and received.height <= EXECUTE_MANY_MAX_ROWS:
+        this_plan = f"daily_repurchases.plan_id = {int(plan_id)}"
+        if not is_postgresql(session.connection().engine):
+            _sqlite_update_from(session, "daily_repurchases", received, this_plan)
+        elif received.height <= EXECUTE_MANY_MAX_ROWS:
             _execute_many(session, "UPDATE daily_repurchases SET received_fen = :received_fen, "
                           "settled_on = :settled_on WHERE plan_id = :plan_id AND asset_id = :asset_id",
                           received.with_columns(pl.lit(plan_id).alias("plan_id")))
-        elif is_postgresql(session.connection().engine):  # the end of term: the whole pool paid for
+        else:  # the end of term: the whole pool paid for
             raw: Any = session.connection().connection.driver_connection
             with raw.cursor() as cursor:
-                _postgresql_update_from(cursor, "daily_repurchases", received,
-                                        f"daily_repurchases.plan_id = {int(plan_id)}")
-        else:
-            _sqlite_update_from(session, "daily_repurchases", received, f"daily_repurchases.plan_id = {int(plan_id)}")
+                _postgresql_update_from(cursor, "daily_repurchases", received, this_plan)
 
 
 def _persist(session: Session, plan_id: int, plan_code: str, result: DayResult, inputs: dict[str, bytes],
